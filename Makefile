@@ -1,0 +1,82 @@
+# The front door. `make run` and `make test` are the README's contract:
+# each sets up whatever is missing first (idempotent, fast when nothing changed).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# A children's service sends nothing to third parties: every process we start
+# inherits these (Rasa telemetry and Sentry, Hugging Face hubs, TF noise).
+export RASA_TELEMETRY_ENABLED := false
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export DO_NOT_TRACK := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONPATH := $(CURDIR)
+export PYTHONDONTWRITEBYTECODE := 1
+
+# Paths of the two environments' pythons (cheap: nothing is installed here).
+ENGINE_PY := $(shell scripts/setup_env.sh --path engine)
+APP_PY := $(shell scripts/setup_env.sh --path app)
+export ENGINE_PYTHON := $(ENGINE_PY)
+export APP_PYTHON := $(APP_PY)
+
+MODEL_DIR ?= models
+TRAIN = $(ENGINE_PY) scripts/train_model.py --out $(MODEL_DIR)
+
+.PHONY: help setup train run test test-engine test-app validate conversation-tests \
+        predict eval ask ask-batch lock clean
+
+help:
+	@echo "make run    set up, train if needed, start the bot: web chat on http://127.0.0.1:$${BOT_PORT:-8000}"
+	@echo "make test   set up and run every test (unit, data, conversations, end-to-end)"
+	@echo "make eval   score the model on ../shared/eval/nlu_dev_sample.yml"
+	@echo "make predict IN=messages.yml OUT=predictions.jsonl"
+	@echo "make ask Q='...' [AUDIENCE=child|parent]   answer one question from the knowledge base"
+	@echo "make ask-batch IN=questions.yml OUT=answers.jsonl"
+
+setup:
+	@scripts/setup_env.sh engine >/dev/null
+	@scripts/setup_env.sh app >/dev/null
+	@scripts/disable_rasa_telemetry.sh $(ENGINE_PY)
+
+# Trains only when the training inputs' content hash changed; prints the model path.
+train: setup
+	@$(TRAIN)
+
+run: setup
+	@MODEL=$$($(TRAIN)) && \
+	  $(APP_PY) -m bot.init_data && \
+	  exec $(APP_PY) scripts/stack.py --model "$$MODEL"
+
+test: setup validate test-engine conversation-tests test-app
+
+validate: setup
+	$(ENGINE_PY) -m rasa data validate --domain domain.yml --data nlu/data stories --config config.yml --fail-on-warnings
+
+test-engine: setup
+	$(ENGINE_PY) -m pytest -q tests/nlu
+
+conversation-tests: setup
+	@MODEL=$$($(TRAIN)) && \
+	  $(ENGINE_PY) -m rasa test core --model "$$MODEL" --stories tests/conversations \
+	    --fail-on-prediction-errors --out results/conversations
+
+test-app: setup
+	@MODEL=$$($(TRAIN)) && MODEL="$$MODEL" $(APP_PY) -m pytest -q tests --ignore=tests/nlu
+
+predict: setup
+	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make predict IN=<messages.yml> OUT=<predictions.jsonl>"; exit 2; }
+	@MODEL=$$($(TRAIN)) && $(ENGINE_PY) scripts/predict.py --model "$$MODEL" "$(IN)" "$(OUT)"
+
+EVAL_IN ?= ../shared/eval/nlu_dev_sample.yml
+eval: setup
+	@mkdir -p results
+	@$(MAKE) --no-print-directory predict IN=$(EVAL_IN) OUT=results/eval_predictions.jsonl
+	@$(APP_PY) scripts/evaluate.py $(EVAL_IN) results/eval_predictions.jsonl
+
+# Regenerate the lock files from requirements/*.in (needs the registry).
+lock:
+	scripts/lock.sh
+
+clean:
+	rm -rf results .pytest_cache
