@@ -1,0 +1,125 @@
+"""The knowledge-base actions: answer a legal question, and record "was this helpful?".
+
+Thin adapters: the answer itself is built by `KnowledgeBase.respond()` (the same
+call `make ask` makes); here it only meets Rasa: slots in, messages and slot
+events out. Slots (domain.yml, knowledge-base section):
+  audience              child | parent, inferred from the wording or from a button
+  kb_audience_asked     we asked "child or parent?" once and do not ask again
+  kb_pending_card       the card waiting for that answer
+  last_card             the card just answered, for feedback
+  kb_awaiting_feedback  true right after an answer: the rule sends affirm/deny here
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.knowledge_base.phrases import phrase
+from actions.knowledge_base.service import (
+    AUDIENCES,
+    ConversationState,
+    KnowledgeBase,
+    Reply,
+    UserMessage,
+    default_database,
+    default_knowledge_base,
+)
+
+logger = logging.getLogger(__name__)
+
+AUDIENCE_SLOT = "audience"
+AUDIENCE_ASKED_SLOT = "kb_audience_asked"
+PENDING_CARD_SLOT = "kb_pending_card"
+LAST_CARD_SLOT = "last_card"
+AWAITING_FEEDBACK_SLOT = "kb_awaiting_feedback"
+
+
+def conversation_state(tracker: Tracker) -> ConversationState:
+    audience = tracker.get_slot(AUDIENCE_SLOT)
+    return ConversationState(
+        audience=audience if audience in AUDIENCES else None,
+        audience_asked=bool(tracker.get_slot(AUDIENCE_ASKED_SLOT)),
+        pending_card=tracker.get_slot(PENDING_CARD_SLOT) or None,
+    )
+
+
+def slot_events(before: ConversationState, reply: Reply) -> list[EventType]:
+    after = reply.state
+    events: list[EventType] = []
+    if after.audience != before.audience:
+        events.append(SlotSet(AUDIENCE_SLOT, after.audience))
+    if after.audience_asked != before.audience_asked:
+        events.append(SlotSet(AUDIENCE_ASKED_SLOT, after.audience_asked))
+    if after.pending_card != before.pending_card:
+        events.append(SlotSet(PENDING_CARD_SLOT, after.pending_card))
+    answered = reply.kind == "answer"
+    if answered:
+        events.append(SlotSet(LAST_CARD_SLOT, reply.card_id))
+    # Always set, so the feedback rule's condition is exact whatever came before.
+    events.append(SlotSet(AWAITING_FEEDBACK_SLOT, answered))
+    return events
+
+
+class ActionAnswerQuestion(Action):
+    def __init__(self, knowledge_base: KnowledgeBase | None = None) -> None:
+        self._knowledge_base = knowledge_base
+        if knowledge_base is None:
+            # rasa-sdk creates the action when the server starts: load the content
+            # now (migrate, import if changed, index) instead of on the first question.
+            try:
+                default_knowledge_base()
+            except Exception:  # noqa: BLE001 - retried on the first question; the server must start
+                logger.exception("knowledge base not ready at start")
+
+    def name(self) -> str:
+        return "action_answer_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        before = conversation_state(tracker)
+        try:
+            knowledge_base = self._knowledge_base or default_knowledge_base()
+        except Exception:  # noqa: BLE001 - a broken database must not leave the person without a reply
+            logger.exception("knowledge base unavailable")
+            dispatcher.utter_message(text=phrase("unavailable", before.audience))
+            return [SlotSet(AWAITING_FEEDBACK_SLOT, False)]
+
+        reply = knowledge_base.respond(UserMessage.from_parse(tracker.latest_message or {}), before)
+        for message in reply.messages:
+            dispatcher.utter_message(**message.as_dispatch())
+        logger.info("kb reply: %s card=%s confidence=%.3f register=%s",
+                    reply.kind, reply.card_id, reply.confidence, reply.register)
+        return slot_events(before, reply)
+
+
+class ActionRecordFeedback(Action):
+    def __init__(self, database: Any = None) -> None:
+        self._database = database
+
+    def name(self) -> str:
+        return "action_record_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        from actions.knowledge_base.feedback import record_feedback
+
+        audience = tracker.get_slot(AUDIENCE_SLOT)
+        audience = audience if audience in AUDIENCES else None
+        card_id = tracker.get_slot(LAST_CARD_SLOT)
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        if not card_id or not tracker.get_slot(AWAITING_FEEDBACK_SLOT) or intent not in ("affirm", "deny"):
+            dispatcher.utter_message(text=phrase("feedback_nothing", audience))
+            return [SlotSet(AWAITING_FEEDBACK_SLOT, False)]
+
+        helpful = intent == "affirm"
+        try:
+            record_feedback(self._database or default_database(), card_id, helpful, audience)
+        except Exception:  # noqa: BLE001 - losing one feedback must not break the conversation
+            logger.exception("could not store feedback for %s", card_id)
+        dispatcher.utter_message(text=phrase("feedback_yes" if helpful else "feedback_no", audience))
+        return [SlotSet(AWAITING_FEEDBACK_SLOT, False)]

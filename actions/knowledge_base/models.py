@@ -1,0 +1,228 @@
+"""Database tables of the legal knowledge base (SQLAlchemy 2 typed ORM).
+
+Every table is prefixed `kb_` and the migrations keep their own version table,
+so the knowledge base can share a PostgreSQL database with the gateway or Rasa's
+tracker store without touching their tables. The content tables are rewritten
+from the reviewed YAML on every load; only `kb_feedback` holds data of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Named constraints keep Alembic migrations portable between SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+DOCUMENT_KINDS = ("luat", "bo_luat", "nghi_dinh", "thong_tu", "quyet_dinh", "nghi_quyet", "chi_thi")
+DOCUMENT_STATUSES = ("in_force", "amended", "replaced")
+AUDIENCES = ("child", "parent", "both")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class LegalDocument(Base):
+    __tablename__ = "kb_documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)  # "102/2016/QH13", as the law writes it
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    short_name: Mapped[str] = mapped_column(String(200))
+    issued: Mapped[dt.date | None] = mapped_column(Date)
+    in_force: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    replaced_by: Mapped[str | None] = mapped_column(String(64))  # a number; the new text may not be in our list
+    note: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    amendments: Mapped[list[DocumentAmendment]] = relationship(
+        back_populates="document", cascade="all, delete-orphan", order_by="DocumentAmendment.position"
+    )
+    provisions: Mapped[list[Provision]] = relationship(
+        back_populates="document", cascade="all, delete-orphan", order_by="Provision.position"
+    )
+
+
+class DocumentAmendment(Base):
+    """One document that amended another (by number: it may not be in our list)."""
+
+    __tablename__ = "kb_document_amendments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("kb_documents.id", ondelete="CASCADE"), index=True)
+    amended_by: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    document: Mapped[LegalDocument] = relationship(back_populates="amendments")
+
+
+class Provision(Base):
+    __tablename__ = "kb_provisions"
+    __table_args__ = (UniqueConstraint("document_id", "article", "clause", name="uq_kb_provisions_citation"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("kb_documents.id", ondelete="CASCADE"), index=True)
+    article: Mapped[str] = mapped_column(String(16))  # plain digits, e.g. "25"
+    clause: Mapped[str | None] = mapped_column(String(16))
+    short_title: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text)  # our own words, never the law's text
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    document: Mapped[LegalDocument] = relationship(back_populates="provisions")
+
+
+class Topic(Base):
+    __tablename__ = "kb_topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    cards: Mapped[list[AnswerCard]] = relationship(back_populates="topic", order_by="AnswerCard.position")
+
+
+class AnswerCard(Base):
+    __tablename__ = "kb_cards"
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)  # the slug writers give it
+    topic_id: Mapped[int] = mapped_column(ForeignKey("kb_topics.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str | None] = mapped_column(String(200))  # optional short label for buttons
+    audience: Mapped[str] = mapped_column(String(8))
+    child_answer: Mapped[list[str]] = mapped_column(JSON, default=list)
+    parent_answer: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    valid_as_of: Mapped[dt.date] = mapped_column(Date)
+    reviewed_on: Mapped[dt.date] = mapped_column(Date)
+    source_file: Mapped[str] = mapped_column(String(200))  # so staff tools can name the file
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    topic: Mapped[Topic] = relationship(back_populates="cards")
+    intents: Mapped[list[CardIntent]] = relationship(
+        cascade="all, delete-orphan", order_by="CardIntent.position"
+    )
+    questions: Mapped[list[CardQuestion]] = relationship(
+        cascade="all, delete-orphan", order_by="CardQuestion.position"
+    )
+    citations: Mapped[list[CardCitation]] = relationship(
+        cascade="all, delete-orphan", order_by="CardCitation.position"
+    )
+    follow_ups: Mapped[list[CardFollowUp]] = relationship(
+        cascade="all, delete-orphan", order_by="CardFollowUp.position", foreign_keys="CardFollowUp.card_id"
+    )
+
+
+class CardIntent(Base):
+    __tablename__ = "kb_card_intents"
+    __table_args__ = (UniqueConstraint("card_id", "intent", name="uq_kb_card_intents_card_intent"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[str] = mapped_column(ForeignKey("kb_cards.id", ondelete="CASCADE"), index=True)
+    intent: Mapped[str] = mapped_column(String(64), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CardQuestion(Base):
+    """An example question, as people type it: what free-text retrieval matches against."""
+
+    __tablename__ = "kb_card_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[str] = mapped_column(ForeignKey("kb_cards.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CardCitation(Base):
+    """What a card cites: a document, usually one of its articles (and clause).
+
+    Kept as written (article and clause may be empty: some texts are cited as a
+    whole while their article numbers are unverified), with a link to the
+    provision it resolved to when `documents.yml` lists one.
+    """
+
+    __tablename__ = "kb_card_citations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[str] = mapped_column(ForeignKey("kb_cards.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("kb_documents.id", ondelete="CASCADE"), index=True)
+    article: Mapped[str | None] = mapped_column(String(16))
+    clause: Mapped[str | None] = mapped_column(String(16))
+    provision_id: Mapped[int | None] = mapped_column(ForeignKey("kb_provisions.id", ondelete="SET NULL"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    document: Mapped[LegalDocument] = relationship()
+    provision: Mapped[Provision | None] = relationship()
+
+
+class CardFollowUp(Base):
+    __tablename__ = "kb_card_follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[str] = mapped_column(ForeignKey("kb_cards.id", ondelete="CASCADE"), index=True)
+    follow_up_id: Mapped[str] = mapped_column(ForeignKey("kb_cards.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Resource(Base):
+    """A hotline or service people can turn to."""
+
+    __tablename__ = "kb_resources"
+
+    slug: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    number: Mapped[str] = mapped_column(String(40), default="")
+    hours: Mapped[str] = mapped_column(String(100), default="")
+    cost: Mapped[str] = mapped_column(String(100), default="")
+    scope: Mapped[str] = mapped_column(String(16), default="national")
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Feedback(Base):
+    """A "was this helpful?" answer. No sender id or message text: only what improving a card needs.
+
+    `card_id` is deliberately not a foreign key: feedback must outlive content
+    reloads, and a card removed from the YAML keeps its history.
+    """
+
+    __tablename__ = "kb_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[str] = mapped_column(String(120), index=True)
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    audience: Mapped[str | None] = mapped_column(String(8))  # the register the answer was given in
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ContentState(Base):
+    """Which content the database holds: `ensure_loaded()` reloads when the hash changes."""
+
+    __tablename__ = "kb_content_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    card_count: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,224 @@
+"""Answering one message: the single code path of the bot's action and `make ask`.
+
+    kb = default_knowledge_base()            # migrated, loaded, indexed once per process
+    reply = kb.respond(UserMessage.from_parse(parse), ConversationState(...))
+
+`respond` is pure (no database, no Rasa): it takes the parsed message and what
+the conversation knows, and returns the messages to send and the new state.
+`actions/answer_question.py` turns that into dispatcher calls and slot events;
+`scripts/ask.py` prints it as JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from actions.knowledge_base.audience import infer_audience
+from actions.knowledge_base.content import Card, Citation, Content
+from actions.knowledge_base.phrases import ASK_AUDIENCE, phrase
+from actions.knowledge_base.replies import (
+    AUDIENCE_ENTITY,
+    CARD_ENTITY,
+    MAX_CHOICES,
+    TOPIC_ENTITY,
+    Button,
+    OutMessage,
+    audience_buttons,
+    card_button,
+    compose_answer,
+    needs_audience,
+    topic_button,
+)
+from actions.knowledge_base.retrieval import Decision, RetrievalIndex, ScoredCard
+
+if TYPE_CHECKING:
+    from actions.knowledge_base.database import KnowledgeBaseDatabase
+
+logger = logging.getLogger(__name__)
+AUDIENCES = ("child", "parent")
+FALLBACK_INTENT = "nlu_fallback"
+
+
+@dataclass(frozen=True)
+class UserMessage:
+    text: str
+    intent: str | None = None
+    intent_confidence: float = 0.0
+    entities: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_parse(cls, parse: dict[str, Any]) -> UserMessage:
+        """From a Rasa parse result or a tracker's `latest_message` (same shape)."""
+        intent = parse.get("intent") or {}
+        name, confidence = intent.get("name"), float(intent.get("confidence") or 0.0)
+        if name == FALLBACK_INTENT:  # the classifier's best real guess still helps ranking a little
+            ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK_INTENT]
+            best = ranking[0] if ranking else {}
+            name, confidence = best.get("name"), float(best.get("confidence") or 0.0)
+        entities: dict[str, str] = {}
+        for entity in parse.get("entities") or []:
+            if entity.get("entity") and entity.get("value") is not None:
+                entities.setdefault(str(entity["entity"]), str(entity["value"]))
+        return cls(text=parse.get("text") or "", intent=name, intent_confidence=confidence, entities=entities)
+
+
+@dataclass(frozen=True)
+class ConversationState:
+    """What the knowledge base remembers between messages (kept in Rasa slots by the action)."""
+
+    audience: str | None = None
+    audience_asked: bool = False
+    pending_card: str | None = None  # the answer waiting for "child or parent?"
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: str  # answer | clarify | topics | ask_audience
+    messages: list[OutMessage]
+    state: ConversationState
+    card_id: str | None = None
+    confidence: float = 0.0
+    register: str | None = None
+    citations: tuple[Citation, ...] = ()
+    answer_messages: tuple[str, ...] = ()
+
+    @property
+    def answer_text(self) -> str:
+        """The answer as one text (for `make ask`): answer and basis line, or the question and its choices."""
+        if self.answer_messages:
+            return "\n\n".join(self.answer_messages)
+        lines = []
+        for message in self.messages:
+            lines.append(message.text)
+            lines.extend(f"- {b.title}" for b in message.buttons)
+        return "\n".join(lines)
+
+
+class KnowledgeBase:
+    def __init__(self, content: Content, index: RetrievalIndex | None = None) -> None:
+        self.content = content
+        self.cards = {card.id: card for card in content.cards}
+        self.documents = {document.number: document for document in content.documents}
+        self.topics = {topic.slug: topic for topic in content.topics}
+        self.index = index or RetrievalIndex(content.cards, {t.slug: t.title for t in content.topics})
+
+    # ------------------------------------------------------------------ the one entry point
+    def respond(self, message: UserMessage, state: ConversationState) -> Reply:
+        given_audience = _audience_from(message)
+        state = replace(state, audience=given_audience or state.audience)
+
+        forced = self.cards.get(message.entities.get(CARD_ENTITY, ""))
+        if forced is not None:  # a button we offered: follow-up, clarification, "child or parent?"
+            return self._answer(forced, 1.0, state)
+        topic = message.entities.get(TOPIC_ENTITY)
+        if topic in self.topics:
+            return self._topic_cards(topic, state)
+        if message.text.startswith("/"):  # a menu button ("/ask_rights"): no question to match yet
+            return self._intent_menu(message.intent, state)
+
+        ranking = self.rank(message, state.audience)
+        decision = self.index.decide(ranking)
+        pending = self.cards.get(state.pending_card or "")
+        if decision.kind != "answer" and pending is not None and given_audience:
+            # "Tôi là phụ huynh" typed instead of pressing a button: answer what was asked.
+            return self._answer(pending, 1.0, state)
+        if decision.kind == "answer":
+            return self._answer(self.cards[decision.card_ids[0]], decision.confidence, state)
+        if decision.kind == "clarify":
+            return self._clarify(decision, state)
+        return self._topics(ranking, message.intent, decision.confidence, state)
+
+    def rank(self, message: UserMessage, audience: str | None = None, limit: int = 5) -> list[ScoredCard]:
+        return self.index.rank(message.text, intent=message.intent, intent_confidence=message.intent_confidence,
+                               audience=audience, limit=limit)
+
+    # ------------------------------------------------------------------ reply kinds
+    def _answer(self, card: Card, confidence: float, state: ConversationState) -> Reply:
+        if state.audience is None and needs_audience(card) and not state.audience_asked:
+            return Reply("ask_audience", [OutMessage(ASK_AUDIENCE, audience_buttons(card))],
+                         replace(state, audience_asked=True, pending_card=card.id), confidence=confidence)
+        composed = compose_answer(card, state.audience, self.documents, self.cards)
+        return Reply("answer", composed.messages, replace(state, pending_card=None), card_id=card.id,
+                     confidence=confidence, register=composed.register, citations=composed.citations,
+                     answer_messages=tuple(composed.answer_messages))
+
+    def _clarify(self, decision: Decision, state: ConversationState) -> Reply:
+        buttons = tuple(card_button(self.cards[i]) for i in decision.card_ids[:MAX_CHOICES])
+        return Reply("clarify", [OutMessage(phrase("clarify", state.audience), buttons)],
+                     replace(state, pending_card=None), confidence=decision.confidence)
+
+    def _topic_cards(self, topic: str, state: ConversationState) -> Reply:
+        cards = [c for c in self.content.cards if c.topic == topic]
+        if len(cards) == 1:
+            return self._answer(cards[0], 1.0, state)
+        buttons = tuple(card_button(c) for c in cards[:MAX_CHOICES])
+        return Reply("clarify", [OutMessage(phrase("topic_cards", state.audience), buttons)],
+                     replace(state, pending_card=None), confidence=1.0)
+
+    def _intent_menu(self, intent: str | None, state: ConversationState) -> Reply:
+        serving = [c.topic for c in self.content.cards if intent and intent in c.intents]
+        by_count = [slug for slug, _ in Counter(serving).most_common()]
+        if len(by_count) == 1:
+            return self._topic_cards(by_count[0], state)
+        return Reply("topics", [OutMessage(phrase("intent_menu", state.audience), self._topic_buttons(by_count))],
+                     replace(state, pending_card=None), confidence=0.0)
+
+    def _topics(self, ranking: list[ScoredCard], intent: str | None, confidence: float,
+                state: ConversationState) -> Reply:
+        # Topics of the closest (if weak) matches first, then those serving the intent, then the first files.
+        preferred = [self.cards[s.card_id].topic for s in ranking]
+        preferred += [c.topic for c in self.content.cards if intent and intent in c.intents]
+        return Reply("topics", [OutMessage(phrase("topics", state.audience), self._topic_buttons(preferred))],
+                     replace(state, pending_card=None), confidence=confidence)
+
+    def _topic_buttons(self, preferred: list[str]) -> tuple[Button, ...]:
+        order = list(dict.fromkeys([*preferred, *self.topics]))[:MAX_CHOICES]
+        return tuple(topic_button(self.topics[slug], [c for c in self.content.cards if c.topic == slug])
+                     for slug in order if slug in self.topics)
+
+
+def _audience_from(message: UserMessage) -> str | None:
+    """A button's entity wins; otherwise what the words say ("con tôi", "em lớp 7")."""
+    given = message.entities.get(AUDIENCE_ENTITY)
+    if given in AUDIENCES:
+        return given
+    return infer_audience(message.text).audience
+
+
+# ---------------------------------------------------------------------- the process-wide instance
+_lock = threading.Lock()
+_database: KnowledgeBaseDatabase | None = None
+_knowledge_base: KnowledgeBase | None = None
+
+
+def default_database() -> KnowledgeBaseDatabase:
+    """This process's knowledge-base database (KB_DATABASE_URL), created on first use."""
+    global _database
+    with _lock:
+        if _database is None:
+            from actions.knowledge_base.database import KnowledgeBaseDatabase
+            from actions.knowledge_base.settings import kb_database_url
+
+            _database = KnowledgeBaseDatabase(kb_database_url())
+        return _database
+
+
+def default_knowledge_base() -> KnowledgeBase:
+    """Migrate, load the content if it changed, and build the index: once per process."""
+    global _knowledge_base
+    database = default_database()
+    with _lock:
+        if _knowledge_base is None:
+            from actions.knowledge_base.loader import ensure_loaded, read_content_from_database
+            from actions.knowledge_base.settings import kb_content_dir
+
+            ensure_loaded(database, kb_content_dir())
+            with database.session() as session:
+                content = read_content_from_database(session)
+            _knowledge_base = KnowledgeBase(content)
+            logger.info("knowledge base ready: %d cards, %d documents", len(content.cards), len(content.documents))
+        return _knowledge_base
