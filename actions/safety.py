@@ -1,21 +1,49 @@
-"""The risk response: what the bot does when triage finds danger.
+"""The risk response and the way to a counsellor: what the bot does when triage finds danger.
 
 SafetyNetPolicy (nlu/safety_policy.py) sends every message whose triage says
-`escalate` or `check_in` here, and the danger intents come here by rule, so
-this one action owns the first reply to any disclosure.
+`escalate` here (and `check_in` ones to action_check_in); the danger intents
+come here by rule, so this action owns the first reply to any disclosure.
+
+The dialogue decides, the gateway acts: when a counsellor is needed, the
+action sends a custom message the gateway reads and never shows,
+
+    {"handoff": {"risk": "imminent|high|concern", "category": "...",
+                 "consent": "given|not_required|declined"}}
+
+and the gateway opens (or updates) the case (bot/handoff.py).
+
+- imminent: a counsellor is asked at once, without asking; the child is told.
+- high: the consent ladder (talk to a counsellor now / call 111 / information
+  only); declining is respected and the offer comes back later.
+- someone reporting another child: a few short questions (report_abuse_form),
+  the duty to report and the reporter's confidentiality, then the offer.
+- concern: support and self-help steps from the knowledge base, with the offer.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.safety_messages import replies_for
+from actions import safety_messages as say
+from actions.safety_messages import Reply
+
+logger = logging.getLogger(__name__)
 
 LEVELS = ("none", "concern", "high", "imminent")
+REPORT_FORM = "report_abuse_form"
+REPORT_SLOTS = ("report_danger_now", "report_province", "report_child_age", "report_what_happened")
+CHOICE_ENTITY = "handoff_choice"
+# Knowledge-base cards with self-help steps for concerns (actions/knowledge_base/content).
+CONCERN_CARDS = {"bullying": "school-violence-being-bullied", "mental_health": "mental-health-feeling-sad"}
+INTENT_CATEGORIES = {"disclose_abuse": "abuse", "self_harm": "self_harm",
+                     "report_abuse_other": "report_other", "bullying": "bullying",
+                     "mental_health": "mental_health", "request_human": "request"}
+LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
 
 
 def risk_of(tracker: Tracker) -> dict[str, Any]:
@@ -25,20 +53,235 @@ def risk_of(tracker: Tracker) -> dict[str, Any]:
     return {**risk, "level": level}
 
 
+def intent_of(tracker: Tracker) -> str:
+    return str(((tracker.latest_message or {}).get("intent") or {}).get("name") or "")
+
+
+def category_of(intent: str, risk: dict[str, Any]) -> str:
+    """The most serious danger-lexicon category, else one named after the intent."""
+    signals = [s for s in risk.get("signals") or [] if isinstance(s, dict) and s.get("category")]
+    signals.sort(key=lambda s: -LEVEL_RANK.get(str(s.get("level")), 0))
+    return str(signals[0]["category"]) if signals else INTENT_CATEGORIES.get(intent, "")
+
+
+def utter(dispatcher: CollectingDispatcher, replies: tuple[Reply, ...] | list[Reply]) -> None:
+    for reply in replies:
+        buttons = [{"title": t, "payload": p} for t, p in reply.buttons]
+        dispatcher.utter_message(text=reply.text, buttons=buttons or None)
+
+
+def ask_for_counsellor(dispatcher: CollectingDispatcher, risk: str, category: str, consent: str) -> None:
+    """The instruction to the gateway; the person never sees it."""
+    dispatcher.utter_message(json_message={"handoff": {"risk": risk, "category": category, "consent": consent}})
+
+
 class ActionRespondToRisk(Action):
     def name(self) -> str:
         return "action_respond_to_risk"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+                  domain: dict[str, Any]) -> list[EventType]:
         risk = risk_of(tracker)
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name") or ""
-        categories = {s.get("category", "") for s in risk.get("signals") or []}
+        intent = intent_of(tracker)
+        categories = {str(s.get("category", "")) for s in risk.get("signals") or [] if isinstance(s, dict)}
         # A danger intent whose triage came out "none" (for example a negated
         # sentence the classifier still read as a disclosure) gets the gentle
         # check-in question: asking costs little, missing a child costs a lot.
         level = risk["level"] if risk["level"] != "none" else "concern"
-        for reply in replies_for(level, intent, categories):
-            buttons = [{"title": t, "payload": p} for t, p in reply.buttons]
-            dispatcher.utter_message(text=reply.text, buttons=buttons or None)
-        return [SlotSet("risk_level", level)]
+        category = category_of(intent, risk)
+        requested = bool(tracker.get_slot("handoff_requested"))
+        events: list[EventType] = [SlotSet("risk_level", level), SlotSet("risk_category", category)]
+
+        if (tracker.active_loop or {}).get("name") == REPORT_FORM:
+            # A disclosure while answering the report questions: keep the form going.
+            if level == "imminent" and not requested:
+                utter(dispatcher, say.IMMINENT_OTHER_CHILD)
+                ask_for_counsellor(dispatcher, "imminent", "report_other", "not_required")
+                events.append(SlotSet("handoff_requested", True))
+            return [*events, FollowupAction(REPORT_FORM)]
+
+        about_other_child = intent == "report_abuse_other"
+        if level == "imminent":
+            replies = say.replies_for(level, intent, categories)
+            if requested:  # already asked for: raise the case's risk, do not repeat the news
+                replies = tuple(r for r in replies if r != say.COUNSELLOR_ASKED)
+            utter(dispatcher, replies)
+            ask_for_counsellor(dispatcher, "imminent", category, "not_required")
+            events.append(SlotSet("handoff_requested", True))
+            if about_other_child:
+                events.append(FollowupAction(REPORT_FORM))
+            return events
+
+        if level == "high":
+            utter(dispatcher, say.replies_for(level, intent, categories))
+            if about_other_child:
+                return [*events, FollowupAction(REPORT_FORM)]
+            if requested:
+                utter(dispatcher, [say.STILL_WITH_YOU])
+                ask_for_counsellor(dispatcher, "high", category, "given")
+            elif tracker.get_slot("handoff_offered"):
+                utter(dispatcher, [say.OFFER_AGAIN])
+            else:
+                utter(dispatcher, [say.OFFER])
+                events.append(SlotSet("handoff_offered", True))
+            return events
+
+        if intent in CONCERN_CARDS:
+            return [*events, FollowupAction("action_support_concern")]
+        # Unclear: one gentle question; its own action so the yes/no rules follow it.
+        return [*events, FollowupAction("action_check_in")]
+
+
+class ActionCheckIn(Action):
+    """One gentle question when a signal is ambiguous ("đánh" may be "đánh răng").
+
+    Its own action (not a branch of the risk response) so the rules for the
+    child's yes or no can follow it directly.
+    """
+
+    def name(self) -> str:
+        return "action_check_in"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        utter(dispatcher, say.CHECK_IN)
+        return [SlotSet("risk_level", "concern")]
+
+
+class ActionSupportConcern(Action):
+    """Bullying, sadness, stress: support and self-help steps from the knowledge base,
+    then the offer of a counsellor (the child decides)."""
+
+    def name(self) -> str:
+        return "action_support_concern"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        intent = intent_of(tracker)
+        card = CONCERN_CARDS.get(intent) or CONCERN_CARDS["mental_health"]
+        texts = _card_texts(card, tracker.get_slot("audience"))
+        if texts:
+            for text in texts:
+                dispatcher.utter_message(text=text)
+        else:
+            utter(dispatcher, say.SELF_HELP_FALLBACK.get(intent, say.SELF_HELP_FALLBACK["mental_health"]))
+        if not tracker.get_slot("handoff_requested"):
+            utter(dispatcher, [say.CONCERN_OFFER])
+        return [SlotSet("risk_category", INTENT_CATEGORIES.get(intent, "mental_health"))]
+
+
+def _card_texts(card_id: str, audience: Any) -> list[str]:
+    try:
+        from actions.knowledge_base.service import ConversationState, UserMessage, default_knowledge_base
+
+        knowledge_base = default_knowledge_base()
+        state = ConversationState(audience=audience if audience in ("child", "parent") else "child",
+                                  audience_asked=True)
+        reply = knowledge_base.respond(UserMessage(text="", entities={"kb_card": card_id}), state)
+    except Exception:  # noqa: BLE001 - the fixed steps below still help the child
+        logger.exception("knowledge base unavailable for a concern")
+        return []
+    return list(reply.answer_messages)
+
+
+class ActionHandoffChoice(Action):
+    """The child's answer to the offer (or a typed "cho em gặp người thật")."""
+
+    def name(self) -> str:
+        return "action_handoff_choice"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        choice = next(tracker.get_latest_entity_values(CHOICE_ENTITY), None) or "counsellor"
+        level = tracker.get_slot("risk_level")
+        risk = level if level in ("concern", "high", "imminent") else "concern"
+        category = tracker.get_slot("risk_category") or "request"
+        requested = bool(tracker.get_slot("handoff_requested"))
+
+        if choice == "call_111":
+            utter(dispatcher, [say.HOW_TO_CALL_111])
+            return []
+        if choice == "info_only":
+            utter(dispatcher, [say.CHOSE_INFO])
+            if risk in ("high", "imminent") and not requested:
+                ask_for_counsellor(dispatcher, risk, category, "declined")  # a record, no transcript
+            return [SlotSet("handoff_offered", True)]
+        if requested:
+            utter(dispatcher, [say.ALREADY_ASKED])
+            return []
+        utter(dispatcher, [say.CHOSE_COUNSELLOR])
+        ask_for_counsellor(dispatcher, risk, category, "given")
+        return [SlotSet("handoff_requested", True), SlotSet("handoff_offered", True)]
+
+
+class ActionSubmitReport(Action):
+    """After the report questions: the duty to report, confidentiality, and the offer."""
+
+    def name(self) -> str:
+        return "action_submit_report"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        danger = tracker.get_slot("report_danger_now") == "yes"
+        requested = bool(tracker.get_slot("handoff_requested"))
+        level = "imminent" if danger else "high"
+        utter(dispatcher, [say.REPORT_DUTY])
+        events: list[EventType] = [SlotSet("risk_level", level), SlotSet("risk_category", "report_other")]
+        if danger:
+            utter(dispatcher, [say.REPORT_DANGER_NOW])
+        if requested:
+            utter(dispatcher, [say.ALREADY_ASKED])
+            ask_for_counsellor(dispatcher, level, "report_other", "given")  # raises the case if needed
+        elif danger:
+            utter(dispatcher, [say.IMMINENT_OTHER_CHILD[1]])
+            ask_for_counsellor(dispatcher, "imminent", "report_other", "not_required")
+            events.append(SlotSet("handoff_requested", True))
+        else:
+            utter(dispatcher, [say.REPORT_OFFER])
+            events.append(SlotSet("handoff_offered", True))
+        # Cleared so a second report starts afresh; the counsellor reads the answers in the transcript.
+        return events + [SlotSet(slot, None) for slot in REPORT_SLOTS]
+
+
+class ActionHandoffCheckIn(Action):
+    """Run by the gateway when a counsellor closes the case: the bot is back, briefly."""
+
+    def name(self) -> str:
+        return "action_handoff_check_in"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        utter(dispatcher, [say.AFTER_HANDOFF])
+        return [SlotSet("handoff_requested", False), SlotSet("handoff_offered", False)]
+
+
+class _AskReportQuestion:
+    """Asks one question of report_abuse_form (forms call `action_ask_<slot>`).
+
+    A mixin, not an Action: rasa-sdk registers every Action subclass it finds."""
+
+    slot = ""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        utter(dispatcher, [say.REPORT_QUESTIONS[self.slot]])
+        return []
+
+
+class ActionAskReportDangerNow(_AskReportQuestion, Action):
+    slot = "report_danger_now"
+
+
+class ActionAskReportProvince(_AskReportQuestion, Action):
+    slot = "report_province"
+
+
+class ActionAskReportChildAge(_AskReportQuestion, Action):
+    slot = "report_child_age"
+
+
+class ActionAskReportWhatHappened(_AskReportQuestion, Action):
+    slot = "report_what_happened"

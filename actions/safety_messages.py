@@ -1,12 +1,15 @@
 """What the bot says when a message carries risk, reviewed like code.
 
-Numbers are exact: 111 (child-protection hotline, free, 24/7), 113 (police),
-115 (medical emergency). Each reply thanks or reassures first, gives the
-numbers, then stays with the child; nothing asks for details or proof.
+Numbers are exact: 111 (national child-protection hotline, free, 24/7), 113
+(police), 115 (ambulance / medical emergency), 114 (fire). Each reply thanks or
+reassures first, gives the numbers, then stays with the child. Nothing asks
+for graphic details, proof or pictures, and nothing promises what the service
+cannot keep: a counsellor is "being asked to join", never "here right away".
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 
@@ -16,34 +19,64 @@ class Reply:
     buttons: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (title, payload)
 
 
-# Someone is in danger right now: safety first, before anything else.
+def _choice(choice: str) -> str:
+    # A button payload: the request_human intent with the child's choice as an entity.
+    return "/request_human" + json.dumps({"handoff_choice": choice}, separators=(",", ":"))
+
+
+# The consent ladder: the child decides, and may say no.
+TALK_NOW = ("Nói chuyện với tư vấn viên ngay", _choice("counsellor"))
+CALL_111 = ("Gọi 111", _choice("call_111"))
+INFO_ONLY = ("Chỉ cần thông tin thôi", _choice("info_only"))
+LADDER = (TALK_NOW, CALL_111, INFO_ONLY)
+
+OFFER = Reply(
+    "Em có muốn nói chuyện với một tư vấn viên của Tổng đài 111 ngay tại đây không? "
+    "Họ là người thật, được đào tạo để giúp các bạn nhỏ. Em chọn nhé, em không chọn cũng không sao:",
+    buttons=LADDER,
+)
+OFFER_AGAIN = Reply(
+    "Lúc nào em muốn nói chuyện với tư vấn viên của Tổng đài 111, em cứ bấm nút nhé:",
+    buttons=LADDER,
+)
+
+# ---- imminent: a counsellor is asked at once, without asking; the child is told so -----------
+
+COUNSELLOR_ASKED = Reply(
+    "Vì mình rất lo cho em, mình đang mời một tư vấn viên của Tổng đài 111 vào trò chuyện với em "
+    "ngay tại đây. Trong lúc chờ, mình vẫn ở đây với em."
+)
+
 IMMINENT_CHILD = (
     Reply("Mình rất lo cho em. Nếu em đang gặp nguy hiểm ngay lúc này, hãy gọi 113 (công an), "
           "hoặc 115 (cấp cứu) nếu em bị thương. Nếu được, em hãy tới chỗ có người lớn em tin tưởng."),
     Reply("Em cũng có thể gọi 111, Tổng đài bảo vệ trẻ em: miễn phí, 24/7."),
-    Reply("Bây giờ em có đang ở chỗ an toàn không? Mình vẫn ở đây với em."),
+    COUNSELLOR_ASKED,
+    Reply("Bây giờ em có đang ở chỗ an toàn không?"),
 )
 
 IMMINENT_SELF_HARM = (
     Reply("Mình rất lo cho em và muốn em được an toàn ngay bây giờ. Nếu em đã làm mình bị thương "
           "hoặc sắp làm vậy, hãy gọi 115 (cấp cứu) ngay, hoặc gọi một người lớn đang ở gần em."),
-    Reply("Em cũng có thể gọi 111 để nói chuyện với người tư vấn: miễn phí, 24/7."),
-    Reply("Em có đang ở một mình không? Mình vẫn ở đây, em cứ nhắn cho mình nhé."),
+    Reply("Nếu được, em hãy để thứ có thể làm em bị thương ra xa khỏi em, và đừng ở một mình."),
+    COUNSELLOR_ASKED,
+    Reply("Em cũng có thể gọi 111 để nói chuyện với người tư vấn: miễn phí, 24/7. "
+          "Em có đang ở một mình không? Em cứ nhắn cho mình nhé."),
 )
 
 IMMINENT_OTHER_CHILD = (
     Reply("Nếu em bé đang gặp nguy hiểm ngay lúc này, hãy gọi 113 (công an) ngay; "
-          "nếu bé bị thương, gọi 115 (cấp cứu)."),
-    Reply("Bạn cũng có thể báo cho Tổng đài 111 (miễn phí, 24/7). Thông tin về người báo tin được giữ bí mật."),
-    Reply("Cảm ơn bạn đã lên tiếng cho em bé. Mình vẫn ở đây nếu bạn cần."),
+          "nếu bé bị thương, gọi 115 (cấp cứu); nếu có cháy, gọi 114."),
+    Reply("Mình cũng đang mời một tư vấn viên của Tổng đài 111 vào trò chuyện với bạn ngay tại đây. "
+          "Thông tin về người báo tin được giữ bí mật."),
 )
 
-# A disclosure: believe, thank, not your fault, where help is, stay.
+# ---- high: believe, thank, not your fault, where help is, then the ladder ---------------------
+
 HIGH_CHILD = (
     Reply("Cảm ơn em đã dũng cảm kể cho mình. Chuyện này không phải lỗi của em."),
-    Reply("Em có thể gọi 111, Tổng đài bảo vệ trẻ em: miễn phí, 24/7, có người tư vấn giúp em. "
+    Reply("Em có thể gọi 111, Tổng đài bảo vệ trẻ em: miễn phí, 24/7. "
           "Nếu em đang gặp nguy hiểm, hãy gọi 113 (công an) hoặc 115 (cấp cứu)."),
-    Reply("Mình ở đây để lắng nghe em. Em cứ kể tiếp khi em sẵn sàng nhé."),
 )
 
 HIGH_SEXTORTION_EXTRA = Reply(
@@ -51,19 +84,93 @@ HIGH_SEXTORTION_EXTRA = Reply(
     "đừng xóa, và kể với một người lớn em tin nhé."
 )
 
+# Self-harm protocol: ask directly about a plan and the means (asking does not put the
+# idea in a child's head; it opens the door), give 111 and 115, keep the child talking.
 HIGH_SELF_HARM = (
     Reply("Cảm ơn em đã tin và kể cho mình. Mình rất muốn em được an toàn."),
-    Reply("Em có thể gọi 111 để nói chuyện với người tư vấn: miễn phí, 24/7. "
-          "Nếu em đang làm mình bị thương hoặc sắp làm vậy, hãy gọi 115 (cấp cứu) ngay."),
-    Reply("Mình ở đây để lắng nghe em. Em có muốn kể thêm cho mình không?"),
+    Reply("Mình hỏi thẳng nhé, vì mình quan tâm đến em: em có đang nghĩ đến việc tự tử không? "
+          "Em đã nghĩ sẽ làm thế nào chưa, hay có sẵn thứ gì ở gần em để làm vậy không?"),
+    Reply("Nếu em đang làm mình bị thương hoặc sắp làm vậy, hãy gọi 115 (cấp cứu) ngay. "
+          "Em cũng có thể gọi 111 để nói chuyện với người tư vấn: miễn phí, 24/7."),
 )
 
-HIGH_OTHER_CHILD = (
-    Reply("Cảm ơn bạn đã lên tiếng cho em bé. Việc bạn báo tin rất quan trọng."),
-    Reply("Bạn có thể báo cho Tổng đài 111 (miễn phí, 24/7); thông tin về người báo tin được giữ bí mật. "
+# Somebody tells about another child: thank, then a few short questions for the counsellor.
+OTHER_CHILD_INTRO = (
+    Reply("Cảm ơn bạn đã lên tiếng cho em bé. Việc bạn báo tin rất quan trọng. "
           "Nếu em bé đang gặp nguy hiểm ngay, hãy gọi 113 (công an)."),
-    Reply("Mình vẫn ở đây nếu bạn muốn kể thêm."),
+    Reply("Mình hỏi bạn vài câu ngắn để tư vấn viên của Tổng đài 111 có đủ thông tin giúp em bé. "
+          "Bạn không cần kể chi tiết đau lòng, và không cần gửi ảnh hay bằng chứng gì cả."),
 )
+
+# The questions of report_abuse_form, one per slot.
+REPORT_QUESTIONS = {
+    "report_danger_now": Reply("Ngay lúc này em bé có đang gặp nguy hiểm không?",
+                               buttons=(("Có", "/affirm"), ("Không", "/deny"))),
+    "report_province": Reply("Em bé đang ở tỉnh hay thành phố nào? Bạn không cần ghi địa chỉ cụ thể."),
+    "report_child_age": Reply("Em bé khoảng bao nhiêu tuổi? Không chắc thì bạn cứ đoán."),
+    "report_what_happened": Reply(
+        "Bạn kể ngắn gọn chuyện bạn đã thấy hoặc nghe, bằng lời của bạn nhé. Không cần kể chi tiết "
+        "đau lòng, và không cần gửi ảnh hay bằng chứng."),
+}
+
+# Duty to report (Điều 51 Luật Trẻ em; Điều 25 NĐ 56/2017) and the reporter's
+# confidentiality (Điều 24 NĐ 56/2017/NĐ-CP).
+REPORT_DUTY = Reply(
+    "Cảm ơn bạn. Theo Điều 51 Luật Trẻ em, ai biết trẻ em bị xâm hại hoặc có nguy cơ bị xâm hại "
+    "đều có trách nhiệm báo cho Tổng đài 111, công an hoặc Ủy ban nhân dân cấp xã nơi xảy ra việc. "
+    "Thông tin về người báo tin được giữ bí mật (Điều 24 Nghị định 56/2017/NĐ-CP)."
+)
+REPORT_DANGER_NOW = Reply("Vì em bé đang gặp nguy hiểm, bạn hãy gọi 113 (công an) ngay nếu chưa gọi.")
+REPORT_OFFER = Reply(
+    "Bạn có muốn mình chuyển những gì bạn kể cho một tư vấn viên của Tổng đài 111, để họ trao đổi "
+    "với bạn ngay tại đây không? Bạn cũng có thể gọi thẳng 111 (miễn phí, 24/7).",
+    buttons=(("Chuyển cho tư vấn viên", _choice("counsellor")), CALL_111, INFO_ONLY),
+)
+
+# While a counsellor is already being asked for: no ladder again, just stay.
+STILL_WITH_YOU = Reply(
+    "Mình vẫn ở đây với em. Tư vấn viên sẽ vào ngay khi có người rảnh. "
+    "Nếu em gặp nguy hiểm ngay, gọi 113, hoặc 115 nếu em bị thương."
+)
+
+# ---- the child's choice on the ladder ------------------------------------------------------
+
+CHOSE_COUNSELLOR = Reply(
+    "Cảm ơn em đã đồng ý. Mình đang mời một tư vấn viên của Tổng đài 111 vào trò chuyện với em "
+    "ngay tại đây. Họ là người thật, và những gì em kể sẽ được giữ kín để bảo vệ em."
+)
+ALREADY_ASKED = Reply(
+    "Mình đã mời tư vấn viên rồi, họ sẽ vào ngay khi có người rảnh. Trong lúc chờ, em cứ nhắn cho mình nhé."
+)
+HOW_TO_CALL_111 = Reply(
+    "Em bấm số 111 trên điện thoại là gọi được, miễn phí, cả ngày lẫn đêm. Khi có người nghe, em chỉ "
+    "cần nói \"Em cần giúp đỡ\" rồi kể như em đã kể với mình. Nếu em không tiện gọi, mình có thể mời "
+    "tư vấn viên vào nhắn tin với em ở đây.",
+    buttons=(TALK_NOW,),
+)
+CHOSE_INFO = Reply(
+    "Được, mình tôn trọng lựa chọn của em. Mình vẫn ở đây để trò chuyện và giúp em tìm thông tin. "
+    "Nếu lúc nào em đổi ý, em cứ nói với mình hoặc gọi 111 (miễn phí, 24/7)."
+)
+
+# ---- concern: support and self-help, with the offer of a person ---------------------------------
+
+CONCERN_OFFER = Reply(
+    "Nếu em muốn nói chuyện với một người thật, mình có thể mời tư vấn viên của Tổng đài 111 vào đây.",
+    buttons=(TALK_NOW, CALL_111),
+)
+
+# When the knowledge base cannot answer: the same steps, fixed here.
+SELF_HELP_FALLBACK = {
+    "bullying": (Reply(
+        "Bị bắt nạt không phải lỗi của em. Em có thể: giữ lại tin nhắn hay ảnh chụp màn hình, kể với "
+        "một người lớn em tin (bố mẹ, thầy cô), và tránh ở một mình với những bạn đó. Em cũng có thể "
+        "gọi 111 để được tư vấn, miễn phí, 24/7."),),
+    "mental_health": (Reply(
+        "Cảm ơn em đã chia sẻ. Em thử hít thở chậm vài lần, kể cho một người em tin, và nghỉ ngơi một "
+        "chút nhé. Nếu nỗi buồn kéo dài hoặc em thấy quá sức, em có thể gọi 111 để nói chuyện với "
+        "người tư vấn, miễn phí, 24/7."),),
+}
 
 # An ambiguous signal: one gentle question, never an accusation.
 CHECK_IN = (
@@ -72,16 +179,27 @@ CHECK_IN = (
           buttons=(("Có", "/affirm"), ("Không", "/deny"))),
 )
 
+# After a counsellor closed the case: the bot is back, briefly.
+AFTER_HANDOFF = Reply(
+    "Mình là Mây đây, mình quay lại trò chuyện với em. Bây giờ em thấy thế nào? "
+    "Khi nào cần, em cứ nhắn cho mình, hoặc gọi 111 (miễn phí, 24/7).",
+    buttons=(("Em ổn", "/affirm"), ("Em vẫn chưa ổn", "/deny")),
+)
+
 SELF_HARM_CATEGORIES = frozenset({"self_harm", "suicide_plan", "suicide_means", "suicide_ideation"})
 
 
+def is_about_self_harm(intent: str, categories: set[str]) -> bool:
+    return intent == "self_harm" or bool(categories & SELF_HARM_CATEGORIES)
+
+
 def replies_for(level: str, intent: str, categories: set[str]) -> tuple[Reply, ...]:
-    """Choose the reply for a triaged message.
+    """The first reply to a triaged message, before any consent question.
 
     `level` is the triage level; `intent` the classified intent; `categories`
     the danger-lexicon categories that counted.
     """
-    about_self_harm = intent == "self_harm" or bool(categories & SELF_HARM_CATEGORIES)
+    about_self_harm = is_about_self_harm(intent, categories)
     about_other_child = intent == "report_abuse_other"
     if level == "imminent":
         if about_other_child:
@@ -89,7 +207,7 @@ def replies_for(level: str, intent: str, categories: set[str]) -> tuple[Reply, .
         return IMMINENT_SELF_HARM if about_self_harm else IMMINENT_CHILD
     if level == "high":
         if about_other_child:
-            return HIGH_OTHER_CHILD
+            return OTHER_CHILD_INTRO
         if about_self_harm:
             return HIGH_SELF_HARM
         if "sextortion" in categories:

@@ -1,0 +1,1 @@
+"""The counsellor console: login, live queue, case view, supervisor view (under /console)."""
