@@ -1,0 +1,86 @@
+"""Push channels (Telegram, Zalo OA) behind the one gateway.
+
+    outbox = Outbox(database, settings.channel_lease_seconds)
+    relay = Relay(..., on_replies=reply_hook(outbox))
+    app.include_router(channels.router)
+    async with run_channels(app, settings, database, relay, outbox, deliveries):
+        ...
+
+Every update goes: webhook/poller -> bot.dedupe (stored, acknowledged) ->
+intake worker -> channel adapter -> Relay -> transcript + outbox -> outbox
+worker -> the channel's API. The core (relay, outbox, dedupe) never imports
+this package; the adapters register themselves here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy.orm import Session
+
+from bot.channels import message_refs  # noqa: F401 (its table belongs to the schema)
+from bot.channels import telegram, zalo
+from bot.channels.intake import Intake, finish_current_update
+from bot.db import Database
+from bot.delivery import Deliveries
+from bot.models import Conversation, Message
+from bot.outbox import Outbox
+from bot.relay import ReplyHook, Relay
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+router.include_router(telegram.router)
+router.include_router(zalo.router)
+
+
+def reply_hook(outbox: Outbox) -> ReplyHook:
+    """Queue replies of push channels and mark the update handled, in the
+    transaction that stores them."""
+
+    def hook(session: Session, conversation: Conversation, messages: list[Message]) -> None:
+        outbox.enqueue(session, conversation, messages)
+        finish_current_update(session)
+
+    return hook
+
+
+@asynccontextmanager
+async def run_channels(app: FastAPI, settings: Settings, database: Database, relay: Relay,
+                       outbox: Outbox, deliveries: Deliveries) -> AsyncIterator[None]:
+    limiter = getattr(app.state, "rate_limits", None)
+    intake = Intake(database, settings.channel_lease_seconds,
+                    limiter.per_person if limiter is not None else None)
+    channels: list[Any] = []
+    if settings.telegram is not None:
+        app.state.telegram = telegram.TelegramChannel(settings.telegram, relay, outbox, intake, database)
+        deliveries.register(telegram.CHANNEL, telegram.TelegramSender(outbox))
+        channels.append(app.state.telegram)
+    if settings.zalo is not None:
+        accounts = {settings.zalo.oa_id: settings.zalo}
+        app.state.zalo = zalo.ZaloChannel(accounts, relay, outbox, intake, database)
+        deliveries.register(zalo.CHANNEL, zalo.ZaloSender(outbox))
+        channels.append(app.state.zalo)
+    if not channels:
+        yield
+        return
+
+    stop = asyncio.Event()
+    for channel in channels:
+        await channel.start()
+    # References kept: a task nobody holds may be collected mid-run.
+    workers = [asyncio.create_task(outbox.run(stop)), asyncio.create_task(intake.run(stop))]
+    try:
+        yield
+    finally:
+        stop.set()
+        outbox.wake()
+        await asyncio.gather(*workers, return_exceptions=True)
+        for channel in channels:
+            await channel.stop()

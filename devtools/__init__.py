@@ -1,0 +1,2 @@
+"""Local stand-ins for outside platforms (fake Telegram Bot API, fake Zalo OA),
+for tests and the demo mode (`DEMO_CHANNELS=1 make run`). Loopback only."""

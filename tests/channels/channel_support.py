@@ -1,0 +1,90 @@
+"""Helpers of the channel tests (conftest.py is for fixtures)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from sqlalchemy import select
+
+from bot.app import create_app
+from bot.db import Database
+from bot.models import Conversation, Message
+from bot.settings import Settings, load_settings
+
+
+def channel_settings(data_dir: Path, fake_rasa: Any, port: int, *, telegram: Any = None,
+                     zalo: Any = None, webhook: bool = True, **extra: str) -> Settings:
+    env = {"DATA_DIR": str(data_dir), "RASA_URL": fake_rasa.url, "RASA_TOKEN": fake_rasa.token,
+           "BOT_PORT": str(port), "MAX_MESSAGE_CHARS": "500", "CHANNEL_LEASE_SECONDS": "2", **extra}
+    if telegram is not None:
+        env |= {"TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE": telegram.api_base,
+                "TELEGRAM_FILE_BASE": telegram.url + "/file/bot"}
+        if webhook:
+            env |= {"TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+                    "TELEGRAM_WEBHOOK_SECRET": "test-secret_123"}
+    if zalo is not None:
+        env |= zalo.env()
+    return load_settings(env)
+
+
+class GatewayThread:
+    """The gateway app served by uvicorn in a thread, on a real loopback port."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=settings.bot_port,
+                                log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.bot_port}"
+
+    def __enter__(self) -> GatewayThread:
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the gateway did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=20)
+
+
+def transcript(settings: Settings, channel: str, external_id: str) -> list[tuple[str, str]]:
+    database = Database(settings.app_database_url)
+    try:
+        with database.session() as session:
+            rows = session.execute(
+                select(Message.sender, Message.text)
+                .join(Conversation, Message.conversation_id == Conversation.id)
+                .where(Conversation.channel == channel, Conversation.external_id == external_id)
+                .order_by(Message.id)
+            ).all()
+            return [(str(sender.value), text) for sender, text in rows]
+    finally:
+        database.dispose()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
