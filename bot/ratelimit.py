@@ -1,0 +1,67 @@
+"""Per-person rate limits on incoming messages: a flood slows its sender, nobody else.
+
+A token bucket per key (the conversation on its channel; for the web chat also
+the client address, whose bucket is larger since many people may share one):
+`burst` messages at once, refilled at `per_minute`. In memory, per process;
+keys idle long enough to be full again are forgotten, so memory stays bounded.
+
+- Web chat API: over the limit, 429 with Retry-After (nothing stored, nothing sent to Rasa).
+  The address is the client's as uvicorn sees it: behind a reverse proxy on the same host,
+  uvicorn takes it from X-Forwarded-For (it trusts that header from 127.0.0.1 only, by default).
+- Telegram / Zalo: the update is already accepted (the platform must hear "OK"); the
+  intake worker defers it until the sender's bucket has a token again, so that
+  conversation waits in order while every other conversation goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+MAX_KEYS = 50_000
+
+
+class RateLimiter:
+    def __init__(self, burst: int, per_minute: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if burst < 1 or per_minute <= 0:
+            raise ValueError("burst must be >= 1 and per_minute > 0")
+        self.burst = float(burst)
+        self.rate = per_minute / 60.0  # tokens per second
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+
+    def acquire(self, key: str) -> float:
+        """Take one token: 0.0 if allowed now, else the seconds until one is available."""
+        now = self._clock()
+        tokens, at = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > MAX_KEYS:
+                self._forget_full(now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+    def retry_after(self, key: str) -> int:
+        """`acquire`, as whole seconds for a Retry-After header (0 = allowed)."""
+        wait = self.acquire(key)
+        return 0 if wait <= 0 else max(1, math.ceil(wait))
+
+    def _forget_full(self, now: float) -> None:
+        self._buckets = {
+            k: (t, at) for k, (t, at) in self._buckets.items()
+            if t + (now - at) * self.rate < self.burst
+        }
+
+
+class ChannelLimits:
+    """The limiters of one gateway process."""
+
+    # One address may be a school or a family behind one router.
+    ADDRESS_FACTOR = 10
+
+    def __init__(self, burst: int, per_minute: int) -> None:
+        self.per_person = RateLimiter(burst, per_minute)
+        self.per_address = RateLimiter(burst * self.ADDRESS_FACTOR, per_minute * self.ADDRESS_FACTOR)
