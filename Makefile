@@ -23,8 +23,8 @@ export APP_PYTHON := $(APP_PY)
 MODEL_DIR ?= models
 TRAIN = $(ENGINE_PY) scripts/train_model.py --out $(MODEL_DIR)
 
-.PHONY: help setup train run test test-engine test-app validate conversation-tests \
-        predict eval ask ask-batch lock clean
+.PHONY: help setup train run demo test test-engine test-app validate conversation-tests \
+        predict eval ask ask-batch audit lock clean
 
 help:
 	@echo "make run    set up, train if needed, start the bot: web chat on http://127.0.0.1:$${BOT_PORT:-8000}"
@@ -33,6 +33,7 @@ help:
 	@echo "make predict IN=messages.yml OUT=predictions.jsonl"
 	@echo "make ask Q='...' [AUDIENCE=child|parent]   answer one question from the knowledge base"
 	@echo "make ask-batch IN=questions.yml OUT=answers.jsonl"
+	@echo "make demo   make run plus local fake Telegram and Zalo servers to chat through"
 
 setup:
 	@scripts/setup_env.sh engine >/dev/null
@@ -52,9 +53,10 @@ test: setup validate test-engine conversation-tests test-app
 
 validate: setup
 	$(ENGINE_PY) -m rasa data validate --domain domain.yml --data nlu/data stories --config config.yml --fail-on-warnings
+	$(APP_PY) -m actions.knowledge_base validate
 
 test-engine: setup
-	$(ENGINE_PY) -m pytest -q tests/nlu
+	$(ENGINE_PY) -m pytest -q tests/nlu tests/engine
 
 conversation-tests: setup
 	@MODEL=$$($(TRAIN)) && \
@@ -62,7 +64,7 @@ conversation-tests: setup
 	    --fail-on-prediction-errors --out results/conversations
 
 test-app: setup
-	@MODEL=$$($(TRAIN)) && MODEL="$$MODEL" $(APP_PY) -m pytest -q tests --ignore=tests/nlu
+	@MODEL=$$($(TRAIN)) && MODEL="$$MODEL" $(APP_PY) -m pytest -q tests --ignore=tests/nlu --ignore=tests/engine
 
 predict: setup
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make predict IN=<messages.yml> OUT=<predictions.jsonl>"; exit 2; }
@@ -73,6 +75,28 @@ eval: setup
 	@mkdir -p results
 	@$(MAKE) --no-print-directory predict IN=$(EVAL_IN) OUT=results/eval_predictions.jsonl
 	@$(APP_PY) scripts/evaluate.py $(EVAL_IN) results/eval_predictions.jsonl
+
+# Answers from the knowledge base through the same code path as the bot's
+# action, intent classification included (the question is read from $Q).
+ask: setup
+	@test -n "$(Q)" || { echo 'usage: make ask Q="..." [AUDIENCE=child|parent]'; exit 2; }
+	@MODEL=$$($(TRAIN)) && $(APP_PY) scripts/ask.py --model "$$MODEL" --engine-python "$(ENGINE_PY)" \
+	  $(if $(AUDIENCE),--audience "$(AUDIENCE)") "$$Q"
+
+ask-batch: setup
+	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make ask-batch IN=<questions.yml> OUT=<answers.jsonl>"; exit 2; }
+	@MODEL=$$($(TRAIN)) && $(APP_PY) scripts/ask.py --model "$$MODEL" --engine-python "$(ENGINE_PY)" \
+	  --batch "$(IN)" --out "$(OUT)"
+
+# make run, plus local fake Telegram and Zalo servers to chat through (devtools/).
+demo:
+	DEMO_CHANNELS=1 $(MAKE) --no-print-directory run
+
+# Dependency audit of both lock files against PyPI's advisories (needs the
+# registry's advisory API; exit 2 when it cannot check). Accepted findings:
+# requirements/audit-allowlist.txt, each with its reason.
+audit:
+	scripts/audit_dependencies.sh
 
 # Regenerate the lock files from requirements/*.in (needs the registry).
 lock:

@@ -7,7 +7,7 @@ set -euo pipefail
 kind=${1:?engine|app}
 case "$kind" in
   engine) packages=() ;;
-  app) packages=(${TRE_EM_APP_APT_PACKAGES:-}) ;;
+  app) packages=(chromium ${TRE_EM_APP_APT_PACKAGES:-}) ;;
 esac
 missing=()
 for p in "${packages[@]}"; do

@@ -9,7 +9,7 @@ Run with the engine environment's python. IN is shaped like
 
 It goes through the live bot's parsing path: the same trained model loaded
 by Rasa's Agent, the same graph (our tokenizer, lexicon and RiskTriage), and
-the same neutralisation of a leading "/" that the gateway applies.
+the gateway's own text guard (no leading "/", no control characters).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml  # noqa: E402
 
-from nlu.vietnamese_text import neutralise_leading_slash  # noqa: E402
+from scripts.rasa_parse import parse_typed_text  # noqa: E402
 
 FALLBACK_INTENT = "nlu_fallback"
 
@@ -65,7 +65,7 @@ async def parse_all(model: Path, texts: Iterable[str]) -> list[dict[str, Any]]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
-    return [summarise(text, await agent.parse_message(neutralise_leading_slash(text))) for text in texts]
+    return [summarise(text, await parse_typed_text(agent, text)) for text in texts]
 
 
 def main() -> int:

@@ -1,0 +1,141 @@
+"""The gateway's web application.
+
+    uvicorn --factory bot.app:create_app --host 127.0.0.1 --port 8000
+
+`create_app(settings)` builds everything from the settings it is given, so
+tests run several apps side by side with their own database and fake Rasa.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from bot import channels, webchat
+from bot.api_docs import render_api_docs
+from bot.api_errors import install_error_handlers
+from bot.body_limit import BodySizeLimit
+from bot.cases.crypto import UserRefs, load_keyring
+from bot.console import routes as console
+from bot.db import Database, migrate
+from bot.delivery import Deliveries
+from bot.handoff import Handoff
+from bot.outbox import Outbox
+from bot.privacy import redaction
+from bot.privacy.forget import Forgetting
+from bot.privacy.retention import Retention
+from bot.privacy.stores import TrackerStore
+from bot.rasa_client import RasaClient
+from bot.ratelimit import ChannelLimits
+from bot.relay import Relay
+from bot.security_headers import SecurityHeaders
+from bot.settings import Settings, get_settings
+
+STATIC_DIR = Path(__file__).parent / "static"
+# A message at the cap, JSON-escaped as \uXXXX surrogate pairs (12 bytes a
+# character), still fits, so an over-long message gets the polite reply.
+MIN_BODY_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    redaction.install()  # no phone numbers, e-mails, ids, addresses or names in any log line
+    max_body_bytes = max(MIN_BODY_BYTES, settings.max_message_chars * 12 + 4096)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings.app_database_url)
+        migrate(database)  # alembic upgrade head (bot/migrations)
+        rasa = RasaClient(settings.rasa_url, settings.rasa_token)
+        app.state.rasa = rasa
+        app.state.deliveries = Deliveries()
+        # Push channels (Telegram, Zalo): replies go to the outbox with the transcript.
+        outbox = Outbox(database, settings.channel_lease_seconds)
+        # Escalation: cases, the handoff lock (in the relay) and the counsellor console.
+        handoff = Handoff(database, rasa, app.state.deliveries,
+                          load_keyring(settings.case_encryption_keys, settings.data_dir),
+                          UserRefs.from_data_dir(settings.data_dir), settings)
+        app.state.handoff = handoff
+        app.state.console = console.ConsoleContext(database, handoff, settings, console.auth.LoginThrottle())
+        tracker = TrackerStore(settings.rasa_tracker_url)  # Rasa's `events` table, for deleting only
+        app.state.relay = Relay(
+            database, rasa, settings.max_message_chars, on_replies=channels.reply_hook(outbox),
+            handoff=handoff, forgetting=Forgetting(database, tracker),
+            log_message_text=settings.log_message_text,
+        )
+        waiting_watch = asyncio.create_task(handoff.watch(settings.queue_check_seconds))
+        # Retention (bot/privacy/retention.py): purge now, then every RETENTION_CHECK_SECONDS.
+        app.state.retention = Retention.from_settings(database, settings)
+        retention_job = asyncio.create_task(app.state.retention.run(settings.retention_check_seconds))
+        try:
+            async with channels.run_channels(
+                app, settings, database, app.state.relay, outbox, app.state.deliveries
+            ):
+                yield
+        finally:
+            waiting_watch.cancel()
+            retention_job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting_watch
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention_job
+            app.state.retention.dispose()
+            tracker.dispose()
+            await rasa.aclose()
+            database.dispose()
+
+    app = FastAPI(
+        title="Child-safety chatbot gateway",
+        version="1.0",
+        description=(
+            "Web chat API of the Vietnamese child-safety assistant. "
+            "Disclosures are answered with safety information and hotline 111 "
+            "(national child protection hotline, free, 24/7)."
+        ),
+        lifespan=lifespan,
+        docs_url=None,  # Swagger UI would load from a CDN; /docs below is self-hosted
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.rate_limits = ChannelLimits(settings.rate_limit_burst, settings.rate_limit_per_minute)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # added last = outermost: on every response
+    app.include_router(webchat.router)
+    app.include_router(channels.router)  # /telegram/webhook, /zalo/webhook
+    console.install(app)  # /console: the counsellors' side
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+    async def chat_page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        return HTMLResponse(render_api_docs(app.openapi()))
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: Rasa is reachable and has a model loaded",
+        responses={503: {"description": "Rasa is not ready"}},
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        rasa: RasaClient = request.app.state.rasa
+        if await rasa.is_ready():
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+
+    return app

@@ -1,0 +1,83 @@
+"""Connection to the app database: one engine per process, short-lived sessions.
+
+    db = Database(settings.app_database_url)
+    with db.session() as session:
+        ...            # committed on leaving the block, rolled back on error
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commit on success, roll back on any error, always close."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+
+    if parsed.database and parsed.database != ":memory:":
+        # A new data directory is private: the transcript is children's conversations.
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = create_engine(url)
+
+    # The gateway, the action server and Alembic share one SQLite file: WAL lets
+    # readers work during a write, busy_timeout makes a writer wait instead of failing.
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if parsed.database and parsed.database != ":memory:":
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    return engine
+
+
+def migrate(database: Database) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent; bot/migrations)."""
+    from alembic import command  # imported here: only start-up and init_data need Alembic
+
+    with database.engine.begin() as connection:
+        config = alembic_config(database.url)
+        config.attributes["connection"] = connection
+        # "head", not "heads": two unmerged histories must fail loudly, not half-apply.
+        command.upgrade(config, "head")
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic configured in code: no ini file or working directory needed."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # ini-style interpolation
+    return config
+
+
+# The old name, kept for callers written before the migrations existed.
+init_db = migrate

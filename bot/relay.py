@@ -1,0 +1,227 @@
+"""The core path of every channel: check what a person sent, store it, ask Rasa,
+store and return the replies.
+
+Channel adapters build an `Inbound` and render the `StoredMessage`s they get
+back; they know nothing about Rasa or the database. The handoff lock sits
+here, between storing the user's message and asking Rasa (bot/handoff.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio.to_thread
+from sqlalchemy.orm import Session
+
+from bot import replies, transcript
+from bot.db import Database
+from bot.messages import GREETING_PAYLOAD, BotReply, Inbound, StoredMessage
+from bot.models import Conversation, Message, Sender
+from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.text_guard import clean, guard_free_text
+
+if TYPE_CHECKING:
+    from bot.handoff import Handoff
+    from bot.privacy.forget import Forgetting
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Called inside the unit of work that stores replies, so whatever it writes
+# (the outbox of push channels) commits or rolls back with them.
+ReplyHook = Callable[[Session, Conversation, list[Message]], None]
+
+
+class RejectedMessage(ValueError):
+    """The message cannot be accepted as sent; `code` is stable for API clients."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Relay:
+    def __init__(
+        self,
+        database: Database,
+        rasa: RasaClient,
+        max_message_chars: int,
+        on_replies: ReplyHook | None = None,
+        handoff: Handoff | None = None,
+        forgetting: Forgetting | None = None,
+        log_message_text: bool = False,
+    ) -> None:
+        self._database = database
+        self._forgetting = forgetting  # "xóa dữ liệu của em" (bot/privacy/forget.py)
+        self._log_message_text = log_message_text  # development only (LOG_MESSAGE_TEXT)
+        self._rasa = rasa
+        self._max_message_chars = max_message_chars
+        self._on_replies = on_replies
+        self._handoff = handoff
+        if handoff is not None:
+            handoff.bind(self)
+
+    async def handle(self, inbound: Inbound) -> list[StoredMessage]:
+        """Process one message; return the replies meant for the person, in order."""
+        if self._log_message_text:
+            # WARNING: the gateway configures no log handlers, so this reaches stderr as-is.
+            logger.warning("LOG_MESSAGE_TEXT %s:%s text=%r payload=%r", inbound.channel, inbound.external_id,
+                        inbound.text, inbound.payload)
+        if self._forgetting is not None and self._forgetting.is_request(inbound):
+            forgotten = await self._forget(inbound)
+            if forgotten is not None:
+                return forgotten
+        if inbound.text is None and inbound.payload is None:
+            # Only a photo, sticker, voice...: never read. The transcript says what
+            # kind it was (the counsellor sees it) and the child learns we read text.
+            note = replies.attachment_notice(inbound.attachments)
+            await self._run_db(
+                lambda s: transcript.add_user_message(s, self._conversation(s, inbound), note)
+            )
+            return await self._reply(inbound, replies.TEXT_ONLY)
+        if inbound.payload is not None:
+            forward = await self._run_db(lambda s: self._store_button_press(s, inbound))
+            return await self._ask_rasa(inbound, forward)
+
+        assert inbound.text is not None
+        stored_text = clean(inbound.text)
+        if not stored_text:
+            raise RejectedMessage("empty_text", "text must contain something besides whitespace")
+        guarded = guard_free_text(inbound.text, self._max_message_chars)
+
+        await self._run_db(
+            lambda s: transcript.add_user_message(s, self._conversation(s, inbound), stored_text)
+        )
+        if guarded.too_long:
+            return await self._reply(inbound, replies.message_too_long(self._max_message_chars))
+        if guarded.empty:  # e.g. only slashes: nothing for the NLU to read
+            return await self._reply(inbound, replies.EMPTY_AFTER_CLEANING)
+        return await self._ask_rasa(inbound, guarded.text)
+
+    async def _forget(self, inbound: Inbound) -> list[StoredMessage] | None:
+        from bot.privacy.forget import CONFIRMED, CONFIRMED_CASE_RECORD_KEPT, KEPT, Outcome
+
+        assert self._forgetting is not None
+        outcome = await anyio.to_thread.run_sync(self._forgetting.forget, inbound)
+        if outcome is None:
+            return None  # a button that was not offered: refused as usual
+        if outcome is Outcome.KEPT_OPEN_CASE:
+            shown = inbound.text if inbound.text is not None else "Xóa dữ liệu của em"
+            await self._run_db(
+                lambda s: transcript.add_user_message(s, self._conversation(s, inbound), clean(shown) or shown)
+            )
+            return await self._reply(inbound, KEPT)
+        # The confirmation starts a new, empty conversation (push channels deliver through it).
+        kept = outcome is Outcome.FORGOTTEN_CASE_RECORD_KEPT
+        return await self._reply(inbound, CONFIRMED_CASE_RECORD_KEPT if kept else CONFIRMED)
+
+    async def replies_after(
+        self, channel: str, external_id: str, after: int, limit: int
+    ) -> list[StoredMessage]:
+        def query(session: Session) -> list[StoredMessage]:
+            conversation = transcript.find_conversation(session, channel, external_id)
+            if conversation is None:
+                return []
+            found = transcript.replies_after(session, conversation, after, limit)
+            return [transcript.to_stored(m) for m in found]
+
+        return await self._run_db(query)
+
+    async def note(self, channel: str, external_id: str, sender: Sender, text: str) -> StoredMessage:
+        """Record something for the transcript only (nothing is sent), e.g. that a
+        child left quickly, or a counsellor's turn typed in the channel's own tool."""
+
+        def store(session: Session) -> StoredMessage:
+            conversation = transcript.get_or_create_conversation(session, channel, external_id)
+            if sender is Sender.USER:
+                return transcript.to_stored(transcript.add_user_message(session, conversation, text))
+            stored = transcript.add_replies(session, conversation, [BotReply(text=text)], sender)
+            return transcript.to_stored(stored[0])
+
+        return await self._run_db(store)
+
+    async def notify(
+        self, channel: str, external_id: str, text: str, sender: Sender = Sender.SYSTEM
+    ) -> list[StoredMessage]:
+        """Say something of the gateway's own (or a counsellor's) to the person (stored, then delivered)."""
+        inbound = Inbound(channel=channel, external_id=external_id, text="")
+        return await self._store_replies(inbound, [BotReply(text=text)], sender)
+
+    async def store_bot_replies(
+        self, channel: str, external_id: str, bot_replies: list[BotReply]
+    ) -> list[StoredMessage]:
+        """Store replies Rasa gave outside a user turn (e.g. the check-in after a handoff)."""
+        inbound = Inbound(channel=channel, external_id=external_id, text="")
+        return await self._store_replies(inbound, bot_replies, Sender.BOT)
+
+    def _store_button_press(self, session: Session, inbound: Inbound) -> str:
+        assert inbound.payload is not None
+        if inbound.opens_conversation:  # Messages guarantees it is the greeting
+            conversation = self._conversation(session, inbound)
+            transcript.add_user_message(session, conversation, "/start", payload=GREETING_PAYLOAD)
+            return GREETING_PAYLOAD
+        conversation = transcript.find_conversation(session, inbound.channel, inbound.external_id)
+        button = (
+            transcript.offered_button(session, conversation, inbound.payload)
+            if conversation is not None
+            else None
+        )
+        if conversation is None or button is None:
+            raise RejectedMessage(
+                "payload_not_offered",
+                "payload must be one of the buttons the bot offered in this conversation",
+            )
+        # The transcript shows what the person saw and pressed: the button's title.
+        transcript.add_user_message(session, conversation, button.title, payload=button.payload)
+        return button.payload
+
+    async def _ask_rasa(self, inbound: Inbound, text: str) -> list[StoredMessage]:
+        # The handoff lock: a counsellor holds this conversation, the bot stays silent.
+        if self._handoff is not None and await self._handoff.intercept(inbound):
+            return []
+        sender_id = f"{inbound.channel}:{inbound.external_id}"
+        try:
+            turn = await self._rasa.converse(sender_id, text)
+        except RasaUnavailable as error:
+            logger.warning("Rasa unavailable for a %s message: %s", inbound.channel, error)
+            stored = await self._reply(inbound, replies.RASA_UNAVAILABLE)
+            return stored + await self._after_turn(inbound, [])
+        stored = await self._store_replies(inbound, turn.replies, Sender.BOT)
+        return stored + await self._after_turn(inbound, turn.instructions)
+
+    async def _after_turn(self, inbound: Inbound, instructions: list[dict[str, Any]]) -> list[StoredMessage]:
+        """Instructions for the gateway (a counsellor is needed) and the case transcript."""
+        if self._handoff is None:
+            return []
+        return await self._handoff.after_turn(inbound, instructions)
+
+    async def _reply(self, inbound: Inbound, text: str) -> list[StoredMessage]:
+        return await self._store_replies(inbound, [BotReply(text=text)], Sender.SYSTEM)
+
+    async def _store_replies(
+        self, inbound: Inbound, bot_replies: list[BotReply], sender: Sender
+    ) -> list[StoredMessage]:
+        def store(session: Session) -> list[StoredMessage]:
+            conversation = self._conversation(session, inbound)
+            stored = transcript.add_replies(session, conversation, bot_replies, sender)
+            if self._on_replies is not None:
+                self._on_replies(session, conversation, stored)
+            return [transcript.to_stored(m) for m in stored]
+
+        return await self._run_db(store)
+
+    @staticmethod
+    def _conversation(session: Session, inbound: Inbound) -> Conversation:
+        return transcript.get_or_create_conversation(session, inbound.channel, inbound.external_id)
+
+    async def _run_db(self, work: Callable[[Session], T]) -> T:
+        # Sessions are blocking: run each short unit of work off the event loop.
+        def unit_of_work() -> T:
+            with self._database.session() as session:
+                return work(session)
+
+        return await anyio.to_thread.run_sync(unit_of_work)

@@ -1,0 +1,92 @@
+"""Fixtures that run the whole bot: real Rasa server, action server and gateway.
+
+Which model: $MODEL (the Makefile passes the one it trained), else what
+`scripts/train_model.py` prints (it trains only when the inputs changed), else
+the newest `models/*.tar.gz`. Pythons: $ENGINE_PYTHON / $APP_PYTHON, else the
+project's environments (scripts/setup_env.sh), else the trial venvs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scripts.stack import REPO_ROOT, Stack, StackError, default_python, free_port, newest_model
+
+NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"
+
+
+def _unavailable(reason: str) -> None:
+    # In CI a missing model or environment is a failure, not a skip.
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def engine_python() -> str:
+    try:
+        return default_python("engine")
+    except StackError as error:
+        _unavailable(str(error))
+        raise
+
+
+@pytest.fixture(scope="session")
+def trained_model(engine_python: str) -> Path:
+    if os.environ.get("MODEL"):
+        return Path(os.environ["MODEL"])
+    train = REPO_ROOT / "scripts" / "train_model.py"
+    if train.exists():
+        result = subprocess.run(
+            [engine_python, str(train)],
+            cwd=REPO_ROOT,
+            env={**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(REPO_ROOT)},
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=3600,
+        )
+        lines = result.stdout.strip().splitlines()
+        if result.returncode != 0 or not lines:
+            pytest.fail(f"scripts/train_model.py failed (exit {result.returncode})")
+        return Path(lines[-1])
+    model = newest_model()
+    if model is None:
+        _unavailable("no trained model: run `make train` (or set MODEL=<path>)")
+    assert model is not None
+    return model
+
+
+@pytest.fixture(scope="session")
+def netguard_log() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="netguard-") as directory:
+        yield Path(directory) / "netguard.log"
+
+
+@pytest.fixture(scope="session")
+def stack(trained_model: Path, engine_python: str, netguard_log: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The three processes on free loopback ports, with a fresh DATA_DIR.
+
+    The network guard (tests/netguard) is on every process's PYTHONPATH: any
+    connection or name lookup outside loopback is refused and recorded.
+    """
+    data_dir = tmp_path_factory.mktemp("stack-data")
+    with Stack(
+        model=trained_model,
+        engine_python=engine_python,
+        data_dir=data_dir,
+        rasa_port=free_port(),
+        actions_port=free_port(),
+        bot_port=free_port(),
+        # A database URL from the developer's environment must not be touched.
+        extra_env={"NETGUARD_LOG": str(netguard_log),
+                   "APP_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}"},
+        extra_pythonpath=[NETGUARD_DIR],
+    ) as running:
+        yield running

@@ -1,0 +1,85 @@
+"""`scripts/stack.py` from the command line: starts everything, and SIGTERM leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from scripts.stack import REPO_ROOT, free_port
+
+pytestmark = pytest.mark.e2e
+
+STARTUP_SECONDS = 300
+
+
+def descendants(pid: int) -> set[int]:
+    children: dict[int, set[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                # Field 4 of /proc/<pid>/stat is the parent pid (after "pid (comm) state").
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, set()).add(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_sigterm_stops_every_process(trained_model: Path, engine_python: str, tmp_path: Path) -> None:
+    bot_port = free_port()
+    env = {**os.environ, "RASA_PORT": str(free_port()), "ACTIONS_PORT": str(free_port()),
+           "BOT_PORT": str(bot_port)}
+    env.pop("RASA_TOKEN", None)
+    supervisor = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "scripts" / "stack.py"), "--model", str(trained_model),
+         "--engine-python", engine_python, "--data-dir", str(tmp_path)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not _ready(bot_port):
+            assert supervisor.poll() is None, supervisor.stdout.read() if supervisor.stdout else ""
+            assert time.monotonic() < deadline, "the stack did not become ready"
+            time.sleep(1)
+        started = descendants(supervisor.pid)
+        assert len(started) >= 3
+
+        supervisor.send_signal(signal.SIGTERM)
+        output, _ = supervisor.communicate(timeout=60)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+
+    assert supervisor.returncode == 0, output
+    assert f"http://127.0.0.1:{bot_port}/" in output
+    assert not [pid for pid in started if alive(pid)], "processes left behind"
+    assert (tmp_path / "secrets" / "rasa_token").stat().st_mode & 0o077 == 0
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2, trust_env=False).status_code == 200
+    except httpx.HTTPError:
+        return False
