@@ -24,8 +24,8 @@ from kb_paths import FIXTURES, KB_TESTS, REAL_CONTENT, REPO_ROOT
 TOP1_TARGET = 0.90  # the issue's target
 # Regression floors, a little under what was measured on 2026-11-28 (241 paraphrases, 119 cards):
 # top-1 82.6% with the NLU intent / 82.2% words only; one step 87.1%; answers 88.8% right.
-TOP1_FLOOR = 0.80
-ONE_STEP_FLOOR = 0.84
+TOP1_FLOOR = 0.85
+ONE_STEP_FLOOR = 0.88
 ANSWER_PRECISION_FLOOR = 0.85
 PARAPHRASE_FILES = sorted(KB_TESTS.glob("paraphrases_part*.yml"))
 REPORT = REPO_ROOT / "results" / "kb_retrieval.txt"
@@ -89,9 +89,9 @@ def test_writers_paraphrases_do_not_regress(writers_outcomes: tuple[list, str]) 
     assert rate(answered, "answered_right") >= ANSWER_PRECISION_FLOOR, text
 
 
-@pytest.mark.xfail(reason="lexical retrieval reaches ~83% top-1 on the writers' paraphrases (see "
-                          "results/kb_retrieval.txt); the 90% target needs more example questions per card "
-                          "or a semantic model", strict=False)
+@pytest.mark.xfail(reason="lexical retrieval reaches ~88% top-1 on the writers' paraphrases with 9-10 "
+                          "example questions per card (see results/kb_retrieval.txt); the misses are sibling "
+                          "cards, which the clarifying buttons still offer", strict=False)
 def test_writers_paraphrases_reach_the_target(writers_outcomes: tuple[list, str]) -> None:
     outcomes, text = writers_outcomes
     assert rate(outcomes, "top1_right") >= TOP1_TARGET, text
