@@ -113,6 +113,12 @@ class SafetyNetPolicy(Policy):
         target = None
         if isinstance(last, UserUttered):
             target = self._response_to(last)
+            # Inside a form (e.g. a report about another child) the person is
+            # already telling us what happened: an ambiguous word there is an
+            # answer, not a reason to interrupt with "are you OK?". An
+            # escalation still interrupts anything.
+            if target == self.check_in_action and tracker.active_loop_name:
+                target = None
         elif isinstance(last, ActionExecuted) and last.action_name in (self.risk_action, self.check_in_action):
             target = ACTION_LISTEN_NAME
 

@@ -10,7 +10,7 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from nlu.safety_policy import CHECK_IN_ACTION, RISK_ACTION, SafetyNetPolicy
@@ -146,3 +146,14 @@ def test_ensemble_prefers_it_over_rule_loop_prediction(policy, domain):
     )
     assert best.policy_name == "SafetyNetPolicy"
     assert domain.action_names_or_texts[best.probabilities.index(1.0)] == RISK_ACTION
+
+
+def test_no_check_in_inside_a_form_but_escalation_still_interrupts(policy, domain):
+    # A reporter describing what happened ("tiếng đánh") answers the form's question.
+    in_form = [ActiveLoop("report_abuse_form"), ActionExecuted("report_abuse_form")]
+    tracker = tracker_with(domain, *in_form, ActionExecuted(ACTION_LISTEN_NAME),
+                           user("nghe tieng danh", "report_abuse_other", risk(check_in=True)))
+    assert predicted(policy, tracker, domain)[0] is None
+    tracker = tracker_with(domain, *in_form, ActionExecuted(ACTION_LISTEN_NAME),
+                           user("no dang danh be", "report_abuse_other", risk(escalate=True)))
+    assert predicted(policy, tracker, domain)[0] == RISK_ACTION
