@@ -22,7 +22,7 @@ from bot import channels, webchat
 from bot.api_docs import render_api_docs
 from bot.api_errors import install_error_handlers
 from bot.body_limit import BodySizeLimit
-from bot.cases.crypto import UserRefs, load_keyring
+from bot.cases.crypto import UserRefs
 from bot.console import routes as console
 from bot.db import Database, migrate
 from bot.delivery import Deliveries
@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(settings.app_database_url)
+        # Carries the case keyring: message text is encrypted at rest (bot.at_rest).
+        database = Database.from_settings(settings)
         migrate(database)  # alembic upgrade head (bot/migrations)
         rasa = RasaClient(settings.rasa_url, settings.rasa_token)
         app.state.rasa = rasa
@@ -59,8 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Push channels (Telegram, Zalo): replies go to the outbox with the transcript.
         outbox = Outbox(database, settings.channel_lease_seconds)
         # Escalation: cases, the handoff lock (in the relay) and the counsellor console.
-        handoff = Handoff(database, rasa, app.state.deliveries,
-                          load_keyring(settings.case_encryption_keys, settings.data_dir),
+        assert database.keyring is not None
+        handoff = Handoff(database, rasa, app.state.deliveries, database.keyring,
                           UserRefs.from_data_dir(settings.data_dir), settings)
         app.state.handoff = handoff
         app.state.console = console.ConsoleContext(database, handoff, settings, console.auth.LoginThrottle())

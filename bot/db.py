@@ -1,8 +1,12 @@
 """Connection to the app database: one engine per process, short-lived sessions.
 
-    db = Database(settings.app_database_url)
+    db = Database.from_settings(settings)   # or Database(url, keyring=...)
     with db.session() as session:
         ...            # committed on leaving the block, rolled back on error
+
+The Database carries the keyring (bot.cases.crypto) that encrypts message text
+at rest (bot.at_rest): build it with the gateway's keys wherever it may read or
+write the transcript, the outbox or stored webhook updates.
 """
 
 from __future__ import annotations
@@ -10,21 +14,36 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.at_rest import attach_keyring
+from bot.cases.crypto import Keyring, load_keyring
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, keyring: Keyring | None = None) -> None:
         self.url = url
+        # None only for tools that never touch message text (they fail closed if they do).
+        self.keyring = keyring
         self.engine = make_engine(url)
+        attach_keyring(self.engine, keyring)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The app database with the case keys (CASE_ENCRYPTION_KEYS or secrets/case_keys)."""
+        return cls(settings.app_database_url, load_keyring(settings.case_encryption_keys, settings.data_dir))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -38,13 +57,14 @@ class Database:
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
+    # hide_parameters: an error message (logged) never repeats what a child wrote.
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
     if parsed.database and parsed.database != ":memory:":
         # A new data directory is private: the transcript is children's conversations.
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = create_engine(url)
+    engine = create_engine(url, hide_parameters=True)
 
     # The gateway, the action server and Alembic share one SQLite file: WAL lets
     # readers work during a write, busy_timeout makes a writer wait instead of failing.
@@ -53,6 +73,9 @@ def make_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Deleted or rewritten rows (a forgotten conversation, text replaced by its
+        # ciphertext in migration 0004) are zeroed, not left in free pages.
+        cursor.execute("PRAGMA secure_delete=ON")
         if parsed.database and parsed.database != ":memory:":
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
@@ -67,6 +90,7 @@ def migrate(database: Database) -> None:
     with database.engine.begin() as connection:
         config = alembic_config(database.url)
         config.attributes["connection"] = connection
+        config.attributes["keyring"] = database.keyring  # 0004 encrypts existing messages
         # "head", not "heads": two unmerged histories must fail loudly, not half-apply.
         command.upgrade(config, "head")
 

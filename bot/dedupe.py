@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, UniqueConstraint, and_, delete, or_, select, update
+from sqlalchemy import DateTime, Index, Integer, String, UniqueConstraint, and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from bot.at_rest import EncryptedJSON
 from bot.models import EXTERNAL_ID_MAX_CHARS, Base, utc_now
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ class InboundUpdate(Base):
     external_id: Mapped[str] = mapped_column(String(EXTERNAL_ID_MAX_CHARS))
     # The conversation it belongs to, to keep its updates in order.
     conversation_key: Mapped[str] = mapped_column(String(EXTERNAL_ID_MAX_CHARS))
-    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The platform's update (with what the child wrote), encrypted at rest (bot.at_rest).
+    payload: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, default=None)
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -14,7 +14,7 @@ from bot.settings import get_settings
 
 def main() -> None:
     settings = get_settings()  # creates DATA_DIR and the token file if missing
-    database = Database(settings.app_database_url)
+    database = Database.from_settings(settings)
     try:
         migrate(database)  # alembic upgrade head (bot/migrations)
     finally:

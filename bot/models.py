@@ -19,10 +19,11 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.at_rest import EncryptedText
 
 # Named constraints so Alembic migrations can drop/alter them on every backend.
 NAMING_CONVENTION = {
@@ -100,7 +101,8 @@ class Message(Base):
             values_callable=lambda members: [m.value for m in members],
         )
     )
-    text: Mapped[str] = mapped_column(Text, default="")
+    # Encrypted at rest (Fernet token under the case keys, bot.at_rest): never filter on it.
+    text: Mapped[str] = mapped_column(EncryptedText, default="")
     # Buttons the bot offered with this message: [{"title": ..., "payload": ...}].
     buttons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # For a user message sent by pressing a button: the payload (text holds its title).

@@ -28,9 +28,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import anyio.to_thread
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint, and_, or_, select, update
+from sqlalchemy import JSON, DateTime, Index, Integer, String, UniqueConstraint, and_, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from bot.at_rest import EncryptedText
 from bot.db import Database
 from bot.messages import StoredMessage
 from bot.models import CHANNEL_MAX_CHARS, EXTERNAL_ID_MAX_CHARS, Base, Conversation, Message, utc_now
@@ -61,7 +62,7 @@ class OutboxItem(Base):
     # The transcript message this part belongs to (its text is split per channel limit).
     message_id: Mapped[int | None] = mapped_column(Integer, default=None)
     part: Mapped[int] = mapped_column(Integer, default=0)
-    text: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(EncryptedText, default="")  # encrypted at rest (bot.at_rest)
     # Buttons travel with the last part: [{"title", "payload", "index"}].
     buttons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default=PENDING)

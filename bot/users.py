@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     alerts.add_argument("chat_id")
     args = parser.parse_args(argv)
 
-    database = Database(get_settings().app_database_url)
+    database = Database.from_settings(get_settings())
     try:
         migrate(database)
         return _run(database, args)

@@ -47,7 +47,7 @@ class Keyring:
     def decrypt(self, token: str) -> str:
         try:
             return self._multi.decrypt(token.encode("ascii")).decode("utf-8")
-        except InvalidToken as error:
+        except (InvalidToken, UnicodeEncodeError) as error:  # not ASCII: not a token at all
             raise CaseKeyError("cannot decrypt: none of the configured keys fits") from error
 
     def rotate(self, token: str) -> str:

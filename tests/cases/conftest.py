@@ -13,8 +13,8 @@ from bot.db import Database, migrate
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'app.db'}")
+def database(tmp_path: Path, keyring: Keyring) -> Iterator[Database]:
+    db = Database(f"sqlite:///{tmp_path / 'app.db'}", keyring)
     migrate(db)
     yield db
     db.dispose()

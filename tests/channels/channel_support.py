@@ -63,7 +63,7 @@ class GatewayThread:
 
 
 def transcript(settings: Settings, channel: str, external_id: str) -> list[tuple[str, str]]:
-    database = Database(settings.app_database_url)
+    database = Database.from_settings(settings)
     try:
         with database.session() as session:
             rows = session.execute(

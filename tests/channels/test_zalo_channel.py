@@ -184,7 +184,7 @@ def test_refreshes_from_two_processes_make_one_call(tmp_path, fake_zalo: FakeZal
     from channel_support import channel_settings
 
     settings = channel_settings(tmp_path, fake_rasa, gateway_port, zalo=fake_zalo)
-    database = Database(settings.app_database_url)
+    database = Database.from_settings(settings)
     from bot.db import migrate
 
     migrate(database)
@@ -211,7 +211,7 @@ def test_outside_the_window_is_recorded_for_the_console(zalo_gateway: GatewayThr
     external = conversation_id(fake_zalo)
     wait_until(lambda: any("7 ngày" in text for _, text in transcript(zalo_gateway.settings, "zalo", external)),
                what="window notice")
-    database = Database(zalo_gateway.settings.app_database_url)
+    database = Database.from_settings(zalo_gateway.settings)
     with database.session() as session:
         conversation = session.scalars(select(Conversation).where(Conversation.external_id == external)).one()
         windows = messaging_windows(conversation)

@@ -45,7 +45,7 @@ def scripted_reply(sender: str, text: str) -> list[dict[str, Any]]:
 
 def make_staff(settings: Settings, username: str, role: Role = Role.COUNSELLOR, capacity: int = 3,
                name: str | None = None) -> int:
-    database = Database(settings.app_database_url)
+    database = Database.from_settings(settings)
     try:
         migrate(database)
         with database.session() as session:
@@ -80,7 +80,7 @@ def child_says(client: TestClient, conversation: str, text: str) -> list[dict[st
 
 
 def staff_id(settings: Settings, username: str) -> int:
-    database = Database(settings.app_database_url)
+    database = Database.from_settings(settings)
     try:
         with database.session() as session:
             return session.scalars(select(StaffUser.id).where(StaffUser.username == username)).one()

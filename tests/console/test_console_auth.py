@@ -15,7 +15,7 @@ from bot.settings import Settings
 
 
 def audit_actions(settings: Settings) -> list[tuple[str, str, int | None]]:
-    database = Database(settings.app_database_url)
+    database = Database.from_settings(settings)
     try:
         with database.session() as session:
             return [(a.actor, a.action, a.case_id) for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
@@ -83,7 +83,7 @@ def test_every_form_needs_the_sessions_csrf_token_and_our_origin(client: TestCli
 def test_an_expired_or_idle_session_ends(client: TestClient, settings: Settings) -> None:
     make_staff(settings, "lan")
     login(client, "lan")
-    database = Database(settings.app_database_url)
+    database = Database.from_settings(settings)
     with database.session() as session:
         session.execute(update(ConsoleSession).values(
             last_seen_at=utc_now() - timedelta(minutes=settings.console_idle_minutes + 1)))

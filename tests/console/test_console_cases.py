@@ -145,7 +145,7 @@ def test_a_waiting_case_past_its_limit_alerts_again_and_tells_the_child(client: 
             sent.append((chat_ids, text))
 
     make_staff(settings, "lan")
-    database = Database(settings.app_database_url)
+    database = Database.from_settings(settings)
     with database.session() as session:
         from bot.cases.models import StaffUser
 
@@ -183,7 +183,7 @@ def test_the_lock_survives_a_restart_of_the_gateway(tmp_path: Path, fake_rasa: F
 
 
 def _audit(settings: Settings) -> list[AuditEntry]:
-    database = Database(settings.app_database_url)
+    database = Database.from_settings(settings)
     try:
         with database.session() as session:
             return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))

@@ -29,7 +29,7 @@ def post_text(client: TestClient, conversation_id: str, text: str) -> Any:
 
 
 def stored(settings: Settings) -> list[tuple[str, str, str | None]]:
-    database = Database(settings.app_database_url)
+    database = Database.from_settings(settings)
     try:
         with database.session() as session:
             rows = session.scalars(select(Message).order_by(Message.id)).all()
@@ -39,7 +39,7 @@ def stored(settings: Settings) -> list[tuple[str, str, str | None]]:
 
 
 def add_counsellor_message(settings: Settings, conversation_id: str, text: str) -> int:
-    database = Database(settings.app_database_url)
+    database = Database.from_settings(settings)
     try:
         with database.session() as session:
             conversation = transcript.get_or_create_conversation(session, "web", conversation_id)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gateway"))  # fake_rasa, gateway_support
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # privacy_support
@@ -18,6 +19,7 @@ from fake_rasa import FakeRasa  # noqa: E402
 
 from privacy_support import REPO, engine_python  # noqa: E402
 
+from bot.cases.crypto import Keyring  # noqa: E402
 from bot.db import Database, migrate  # noqa: E402
 
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -30,7 +32,7 @@ POSTGRES_ADMIN_URL = os.environ.get("PRIVACY_TEST_POSTGRES_URL", "postgresql+psy
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """The app database, migrated: SQLite, and PostgreSQL when the local server answers."""
     if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'app.db'}")
+        db = Database(f"sqlite:///{tmp_path / 'app.db'}", Keyring([Fernet.generate_key().decode()]))
         migrate(db)
         yield db
         db.dispose()
@@ -49,7 +51,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     name = f"privacy_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+    db = Database(make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False),
+                  Keyring([Fernet.generate_key().decode()]))
     try:
         migrate(db)
         yield db

@@ -55,7 +55,7 @@ def world(tmp_path: Path, fake_rasa, make_tracker) -> Iterator[dict[str, Any]]: 
     settings = make_settings(tmp_path, fake_rasa.url, fake_rasa.token, RASA_TRACKER_URL=f"sqlite:///{tracker_path}")
     fake_rasa.reply = _intro_with_forget_button
     with TestClient(create_app(settings)) as client:
-        database = Database(settings.app_database_url)
+        database = Database.from_settings(settings)
         yield {"client": client, "id": conversation_id, "tracker": tracker_path, "db": database, "rasa": fake_rasa}
         database.dispose()
 

@@ -151,7 +151,7 @@ def test_the_gateway_runs_the_job_in_the_background(tmp_path: Path, fake_rasa, m
     tracker_path = make_tracker({"web:forgotten-by-time-cccc": long_ago.timestamp()})
     settings = make_settings(tmp_path, fake_rasa.url, fake_rasa.token, RETENTION_CHECK_SECONDS="1",
                              RASA_TRACKER_URL=f"sqlite:///{tracker_path}")
-    database = Database(settings.app_database_url)
+    database = Database.from_settings(settings)
     from bot.db import migrate
 
     migrate(database)

@@ -155,7 +155,7 @@ def test_what_children_type_is_stored_and_passed_on_verbatim(world: dict[str, An
     for text in texts:
         response = client.post(f"/api/webchat/{conversation}/messages", json={"text": text})
         assert response.status_code == 200
-    database = Database(world["settings"].app_database_url)
+    database = Database.from_settings(world["settings"])
     with database.session() as session:
         stored = list(session.scalars(select(Message.text).where(Message.sender == Sender.USER)
                                       .order_by(Message.id)))
@@ -235,7 +235,7 @@ def test_script_in_a_childs_message_is_shown_as_text_in_the_console(world: dict[
     conversation = secrets.token_urlsafe(18)
     for text in SCRIPT_INJECTION:
         assert client.post(f"/api/webchat/{conversation}/messages", json={"text": text}).status_code == 200
-    database = Database(settings.app_database_url)
+    database = Database.from_settings(settings)
     with database.session() as session:
         found = transcript.find_conversation(session, "web", conversation)
         case = service.open_case(session, found, service.HandoffRequest(Risk.HIGH, "abuse", Consent.GIVEN),

@@ -8,12 +8,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from gateway_support import make_settings
 from sqlalchemy import select
 
 from bot import dedupe
 from bot.app import create_app
+from bot.cases.crypto import Keyring
 from bot.channels.intake import Intake
 from bot.db import Database, migrate
 from bot.messages import Inbound
@@ -62,7 +64,7 @@ def test_web_chat_flood_gets_429_and_slows_only_that_conversation(tmp_path: Path
 
 
 def test_push_channel_flood_is_deferred_in_order_while_others_go_on(tmp_path: Path) -> None:
-    database = Database(f"sqlite:///{tmp_path / 'app.db'}")
+    database = Database(f"sqlite:///{tmp_path / 'app.db'}", Keyring([Fernet.generate_key().decode()]))
     migrate(database)
     handled: list[str] = []
 
@@ -97,7 +99,7 @@ def test_push_channel_flood_is_deferred_in_order_while_others_go_on(tmp_path: Pa
 @pytest.mark.parametrize("channel", ["web", "telegram", "zalo"])
 def test_the_size_cap_holds_on_every_channel(tmp_path: Path, fake_rasa, channel: str) -> None:  # type: ignore[no-untyped-def]
     """Every channel hands text to Relay.handle, which refuses over-long text before Rasa."""
-    database = Database(f"sqlite:///{tmp_path / 'app.db'}")
+    database = Database(f"sqlite:///{tmp_path / 'app.db'}", Keyring([Fernet.generate_key().decode()]))
     migrate(database)
 
     async def scenario() -> list[str]:
