@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml  # noqa: E402
 
-from scripts.rasa_parse import parse_typed_text  # noqa: E402
+from scripts.rasa_parse import load_agent, parse_typed_text  # noqa: E402
 
 FALLBACK_INTENT = "nlu_fallback"
 
@@ -62,9 +62,7 @@ def summarise(text: str, parse: dict[str, Any]) -> dict[str, Any]:
 
 
 async def parse_all(model: Path, texts: Iterable[str]) -> list[dict[str, Any]]:
-    from rasa.core.agent import Agent
-
-    agent = Agent.load(str(model))
+    agent = load_agent(model)
     return [summarise(text, await parse_typed_text(agent, text)) for text in texts]
 
 

@@ -45,10 +45,19 @@ def _json_default(value: Any) -> Any:
     return None
 
 
-async def serve(model: Path, lines, out) -> int:  # type: ignore[no-untyped-def]
+def load_agent(model: Path):  # type: ignore[no-untyped-def]
+    """Load the model as `rasa run` does, logging included: Rasa's structlog logs
+    every parsed message's text at debug level unless configured, and what a
+    child wrote must never reach a log."""
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
 
-    agent = Agent.load(str(model))
+    configure_structlog(logging.WARNING)
+    return Agent.load(str(model))
+
+
+async def serve(model: Path, lines, out) -> int:  # type: ignore[no-untyped-def]
+    agent = load_agent(model)
     count = 0
     for line in lines:
         if not line.strip():
