@@ -23,6 +23,8 @@ export APP_PYTHON := $(APP_PY)
 MODEL_DIR ?= models
 TRAIN = $(ENGINE_PY) scripts/train_model.py --out $(MODEL_DIR)
 
+
+.PHONY: netguard-start netguard-check
 .PHONY: help setup train run demo test test-engine test-app validate conversation-tests \
         predict eval ask ask-batch audit lock clean
 
@@ -49,7 +51,21 @@ run: setup
 	  $(APP_PY) -m bot.init_data && \
 	  exec $(APP_PY) scripts/stack.py --model "$$MODEL"
 
-test: setup validate test-engine conversation-tests test-app
+test: setup netguard-start validate test-engine conversation-tests test-app netguard-check
+
+# Every Python process of the test run records any connection or name lookup
+# outside loopback (tests/netguard/sitecustomize.py); the run fails if any was made.
+NETGUARD_LOG := $(CURDIR)/results/netguard.log
+test: export NETGUARD_LOG := $(NETGUARD_LOG)
+test: export NETGUARD_MODE := record
+test: export PYTHONPATH := $(CURDIR)/tests/netguard:$(CURDIR)
+
+netguard-start:
+	@mkdir -p results && rm -f "$(NETGUARD_LOG)"
+
+netguard-check:
+	@if [ -s "$(NETGUARD_LOG)" ]; then echo "Traffic left loopback during the tests:"; cat "$(NETGUARD_LOG)"; exit 1; fi
+	@echo "Network guard: no process of the test run connected outside loopback."
 
 validate: setup
 	$(ENGINE_PY) -m rasa data validate --domain domain.yml --data nlu/data stories --config config.yml --fail-on-warnings

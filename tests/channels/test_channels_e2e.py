@@ -31,7 +31,7 @@ def channel_stack(platforms, trained_model: Path, engine_python: str, netguard_l
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     telegram, zalo, bot_port = platforms
     data_dir = tmp_path_factory.mktemp("channel-stack")
-    env = {"NETGUARD_LOG": str(netguard_log), "APP_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}",
+    env = {"NETGUARD_LOG": str(netguard_log), "NETGUARD_MODE": "refuse", "APP_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}",
            "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE": telegram.api_base,
            "TELEGRAM_FILE_BASE": telegram.url + "/file/bot",
            "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{bot_port}/telegram/webhook",

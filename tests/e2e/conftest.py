@@ -85,7 +85,7 @@ def stack(trained_model: Path, engine_python: str, netguard_log: Path,
         actions_port=free_port(),
         bot_port=free_port(),
         # A database URL from the developer's environment must not be touched.
-        extra_env={"NETGUARD_LOG": str(netguard_log),
+        extra_env={"NETGUARD_LOG": str(netguard_log), "NETGUARD_MODE": "refuse",
                    "APP_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}"},
         extra_pythonpath=[NETGUARD_DIR],
     ) as running:

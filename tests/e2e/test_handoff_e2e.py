@@ -38,7 +38,7 @@ ASK_FOR_A_PERSON = "cho em noi chuyen voi nguoi that duoc ko"
 def handoff_stack(trained_model: Path, engine_python: str, netguard_log: Path,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("handoff-data")
-    env = {"NETGUARD_LOG": str(netguard_log), "APP_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}",
+    env = {"NETGUARD_LOG": str(netguard_log), "NETGUARD_MODE": "refuse", "APP_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}",
            "STAFFED_HOURS": "always", "QUEUE_CHECK_SECONDS": "1",
            "WAIT_LIMIT_IMMINENT_SECONDS": str(IMMINENT_WAIT_LIMIT)}
     with Stack(model=trained_model, engine_python=engine_python, data_dir=data_dir, rasa_port=free_port(),
