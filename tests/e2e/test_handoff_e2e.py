@@ -7,11 +7,6 @@ Accounts are made with the CLI (`python -m bot.users`), as the README says.
 
 from __future__ import annotations
 
-import os
-import re
-import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +16,7 @@ import httpx
 import pytest
 
 from scripts.stack import REPO_ROOT, Stack, free_port
+from tests.e2e.e2e_support import PASSWORD, Console, bot_events, cases, create_staff, tracker
 
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +25,6 @@ NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-PASSWORD = "mat-khau-thu-nghiem"
 IMMINENT_WAIT_LIMIT = 4  # seconds: the waiting-time alert fires within the test
 ASK_FOR_A_PERSON = "cho em noi chuyen voi nguoi that duoc ko"
 
@@ -44,17 +39,9 @@ def handoff_stack(trained_model: Path, engine_python: str, netguard_log: Path,
     with Stack(model=trained_model, engine_python=engine_python, data_dir=data_dir, rasa_port=free_port(),
                actions_port=free_port(), bot_port=free_port(), extra_env=env,
                extra_pythonpath=[NETGUARD_DIR]) as running:
-        for username, name, role, capacity in (("lan", "Lan", "counsellor", "1"), ("minh", "Minh", "counsellor", "2"),
-                                               ("ha", "Hà", "supervisor", "3")):
-            subprocess.run([sys.executable, "-m", "bot.users", "create", username, "--name", name, "--role", role,
-                            "--capacity", capacity, "--password-stdin"], input=PASSWORD + "\n", text=True,
-                           check=True, cwd=REPO_ROOT, env={**os.environ, **_stack_env(running)})
+        create_staff(running, (("lan", "Lan", "counsellor", "1"), ("minh", "Minh", "counsellor", "2"),
+                               ("ha", "Hà", "supervisor", "3")))
         yield running
-
-
-def _stack_env(stack: Stack) -> dict[str, str]:
-    return {"DATA_DIR": str(stack.data_dir), "APP_DATABASE_URL": f"sqlite:///{stack.data_dir / 'app.db'}",
-            "PYTHONPATH": str(REPO_ROOT), "RASA_TOKEN": stack.token}
 
 
 @pytest.fixture(scope="module")
@@ -69,20 +56,6 @@ def browser() -> Iterator[Any]:
 
 
 # ---- helpers --------------------------------------------------------------------------------
-
-
-def cases(stack: Stack) -> list[dict[str, Any]]:
-    with sqlite3.connect(stack.data_dir / "app.db") as db:
-        db.row_factory = sqlite3.Row
-        return [dict(r) for r in db.execute("SELECT * FROM cases ORDER BY id")]
-
-
-def tracker(stack: Stack, sender_id: str) -> dict[str, Any]:
-    # Plain HTTP: Playwright's sync API keeps an event loop running in this thread.
-    response = httpx.get(f"{stack.rasa_url}/conversations/{sender_id}/tracker", params={"token": stack.token},
-                         timeout=30, trust_env=False)
-    response.raise_for_status()
-    return response.json()  # type: ignore[no-any-return]
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -105,26 +78,6 @@ def chat(stack: Stack, conversation: str, **body: str) -> list[dict[str, Any]]:
 def polled(stack: Stack, conversation: str) -> list[dict[str, Any]]:
     response = httpx.get(f"{stack.bot_url}/api/webchat/{conversation}/messages", timeout=30, trust_env=False)
     return response.json()["messages"]
-
-
-class Console:
-    """A counsellor's console session over plain HTTP (forms, cookies, CSRF)."""
-
-    def __init__(self, stack: Stack, username: str) -> None:
-        self.http = httpx.Client(base_url=stack.bot_url, trust_env=False, timeout=30, follow_redirects=False)
-        page = self.http.get("/console/login").text
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-        login = self.http.post("/console/login", data={"username": username, "password": PASSWORD,
-                                                      "csrf_token": token})
-        assert login.status_code == 303, login.text
-        queue = self.http.get("/console/queue").text
-        self.csrf = re.search(r'name="csrf-token" content="([^"]+)"', queue).group(1)  # type: ignore[union-attr]
-
-    def post(self, path: str, **form: Any) -> httpx.Response:
-        return self.http.post(path, data={"csrf_token": self.csrf, **form})
-
-    def entries(self, case_id: int) -> list[str]:
-        return [e["text"] for e in self.http.get(f"/console/api/cases/{case_id}/entries").json()["entries"]]
 
 
 def new_conversation() -> str:
@@ -172,14 +125,14 @@ def test_a_counsellor_takes_over_in_the_console_and_hands_back(handoff_stack: St
     child.wait_for_selector("text=chị là Lan", timeout=30_000)
 
     sender_id = "web:" + wait_for(lambda: child.evaluate("sessionStorage.getItem('chat.conversationId')"))
-    bot_events_before = _bot_events(tracker(stack, sender_id))
+    bot_events_before = bot_events(tracker(stack, sender_id))
     child.fill("#text", "em dang o nha mot minh, em so lam")
     child.click("#send")
     counsellor.wait_for_selector("#transcript >> text=em dang o nha mot minh", timeout=15_000)
     time.sleep(1.0)
     state = tracker(stack, sender_id)
     assert state.get("paused") is True
-    assert _bot_events(state) == bot_events_before, "Rasa answered during the handoff"
+    assert bot_events(state) == bot_events_before, "Rasa answered during the handoff"
     assert "em dang o nha mot minh, em so lam" not in [e.get("text") for e in state["events"]]
 
     counsellor.select_option("#close-form select[name=outcome]", "supported")
@@ -192,10 +145,6 @@ def test_a_counsellor_takes_over_in_the_console_and_hands_back(handoff_stack: St
     replies = chat(stack, sender_id.removeprefix("web:"), text="cam on, em on roi")
     assert any(r["sender"] == "bot" for r in replies), replies
     assert cases(stack)[0]["status"] == "closed" and cases(stack)[0]["outcome"] == "supported"
-
-
-def _bot_events(state: dict[str, Any]) -> list[Any]:
-    return [e.get("text") for e in state["events"] if e.get("event") == "bot"]
 
 
 # ---- imminent danger: no consent question, and the waiting-time alert -----------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +12,9 @@ import pytest
 from bot.rasa_client import RasaClient
 from bot.replies import RASA_UNAVAILABLE
 from scripts.stack import Stack
+from webchat_support import new_conversation, send
 
 pytestmark = pytest.mark.e2e
-
-
-def new_conversation() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def send(stack: Stack, conversation_id: str, **body: str) -> list[dict[str, Any]]:
-    response = httpx.post(
-        f"{stack.bot_url}/api/webchat/{conversation_id}/messages", json=body, timeout=60, trust_env=False
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["messages"]
 
 
 def tracker(stack: Stack, conversation_id: str) -> dict[str, Any]:
