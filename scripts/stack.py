@@ -52,13 +52,15 @@ DEFAULT_STARTUP_TIMEOUT = 300.0
 STOP_GRACE_SECONDS = 15.0
 
 # Rasa only takes the API token on its command line, where every local user can
-# read it (ps). This launcher adds it from the environment inside the process.
+# read it (ps). This launcher adds it from the environment inside the process,
+# as `--auth-token=<token>`: a token may begin with "-" (token_urlsafe), which
+# argparse would take for an option after a separate `--auth-token`.
 RASA_LAUNCHER = (
     "import os, sys\n"
     "from bot.privacy.redaction import install\n"  # stdlib only: redact Rasa's log lines too
     "install()\n"
     "from rasa.__main__ import main\n"
-    "sys.argv = ['rasa', *sys.argv[1:], '--auth-token', os.environ.pop('RASA_AUTH_TOKEN')]\n"
+    "sys.argv = ['rasa', *sys.argv[1:], '--auth-token=' + os.environ.pop('RASA_AUTH_TOKEN')]\n"
     "main()\n"
 )
 
