@@ -135,6 +135,10 @@ class ZaloChannel:
         name = str(event.get("event_name") or "")
         sender, recipient = _ids(event.get("sender")), _ids(event.get("recipient"))
         if name.startswith("oa_send_"):
+            if not sender.get("admin_id"):
+                # The echo of a message the bot sent: dropped here, before the intake,
+                # where it would use up the child's per-person rate limit.
+                return
             oa_id, user_id = sender.get("id"), recipient.get("id")
         elif name.startswith(("user_send_", "anonymous_send_")):
             oa_id, user_id = recipient.get("id"), sender.get("id")
