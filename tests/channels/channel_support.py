@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,9 @@ from bot.app import create_app
 from bot.db import Database
 from bot.models import Conversation, Message
 from bot.settings import Settings, load_settings
+from scripts.stack import REPO_ROOT, Stack, free_port
+
+NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"
 
 
 def channel_settings(data_dir: Path, fake_rasa: Any, port: int, *, telegram: Any = None,
@@ -31,6 +36,24 @@ def channel_settings(data_dir: Path, fake_rasa: Any, port: int, *, telegram: Any
     if zalo is not None:
         env |= zalo.env()
     return load_settings(env)
+
+
+@contextmanager
+def channel_stack(telegram: Any, zalo: Any, bot_port: int, *, model: Path, engine_python: str,
+                  netguard_log: Path, data_dir: Path, **extra_env: str) -> Iterator[Stack]:
+    """The real Rasa, action server and gateway (scripts/stack.py) between the fake
+    Telegram and Zalo of devtools/, with the network guard on every process."""
+    env = {"NETGUARD_LOG": str(netguard_log), "NETGUARD_MODE": "refuse",
+           "APP_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}",
+           "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE": telegram.api_base,
+           "TELEGRAM_FILE_BASE": telegram.url + "/file/bot",
+           "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{bot_port}/telegram/webhook",
+           "TELEGRAM_WEBHOOK_SECRET": secrets.token_urlsafe(16), **zalo.env(), **extra_env}
+    with Stack(model=model, engine_python=engine_python, data_dir=data_dir, rasa_port=free_port(),
+               actions_port=free_port(), bot_port=bot_port, extra_env=env,
+               extra_pythonpath=[NETGUARD_DIR]) as stack:
+        telegram.wait_for(lambda: bool(telegram.webhook_url), timeout=60)
+        yield stack
 
 
 class GatewayThread:

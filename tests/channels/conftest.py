@@ -19,6 +19,15 @@ from devtools.fake_zalo import FakeZalo  # noqa: E402
 from scripts.stack import free_port  # noqa: E402
 
 
+@pytest.fixture(scope="module")
+def platforms() -> Iterator[tuple[FakeTelegram, FakeZalo, int]]:
+    """A fake Telegram and a fake Zalo for a whole module, and the gateway's port
+    (the fake Zalo posts its webhook events there)."""
+    bot_port = free_port()
+    with FakeTelegram() as telegram, FakeZalo(webhook_url=f"http://127.0.0.1:{bot_port}/zalo/webhook") as zalo:
+        yield telegram, zalo, bot_port
+
+
 @pytest.fixture
 def fake_rasa() -> Iterator[FakeRasa]:
     with FakeRasa() as fake:

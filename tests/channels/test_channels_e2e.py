@@ -2,44 +2,26 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from channel_support import channel_stack as start_channel_stack
 
-from devtools.fake_telegram import FakeTelegram
-from devtools.fake_zalo import FakeZalo
-from scripts.stack import REPO_ROOT, Stack, free_port
+from scripts.stack import Stack
 # The end-to-end fixtures (model, engine python, network guard log) of tests/e2e.
 from tests.e2e.conftest import engine_python, netguard_log, trained_model  # noqa: F401
 
 pytestmark = pytest.mark.e2e
-NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"
 DISCLOSURE = "bo em danh em dau lam, em so lam"
-
-
-@pytest.fixture(scope="module")
-def platforms() -> Iterator[tuple[FakeTelegram, FakeZalo, int]]:
-    bot_port = free_port()
-    with FakeTelegram() as telegram, FakeZalo(webhook_url=f"http://127.0.0.1:{bot_port}/zalo/webhook") as zalo:
-        yield telegram, zalo, bot_port
 
 
 @pytest.fixture(scope="module")
 def channel_stack(platforms, trained_model: Path, engine_python: str, netguard_log: Path,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     telegram, zalo, bot_port = platforms
-    data_dir = tmp_path_factory.mktemp("channel-stack")
-    env = {"NETGUARD_LOG": str(netguard_log), "NETGUARD_MODE": "refuse", "APP_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}",
-           "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE": telegram.api_base,
-           "TELEGRAM_FILE_BASE": telegram.url + "/file/bot",
-           "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{bot_port}/telegram/webhook",
-           "TELEGRAM_WEBHOOK_SECRET": secrets.token_urlsafe(16), **zalo.env()}
-    with Stack(model=trained_model, engine_python=engine_python, data_dir=data_dir, rasa_port=free_port(),
-               actions_port=free_port(), bot_port=bot_port, extra_env=env,
-               extra_pythonpath=[NETGUARD_DIR]) as stack:
-        telegram.wait_for(lambda: bool(telegram.webhook_url), timeout=60)
+    with start_channel_stack(telegram, zalo, bot_port, model=trained_model, engine_python=engine_python,
+                             netguard_log=netguard_log, data_dir=tmp_path_factory.mktemp("channel-stack")) as stack:
         yield stack
 
 
