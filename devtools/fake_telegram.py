@@ -25,12 +25,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+
+from devtools.fake_platform import FakePlatform, QuietJSONHandler
 
 BOT_TOKEN = "123456789:FAKE-token_for-local-tests"
 PAGE = Path(__file__).with_name("chat_page.html")
@@ -58,7 +60,7 @@ class _Failure:
 
 
 @dataclass
-class FakeTelegram:
+class FakeTelegram(FakePlatform):
     token: str = BOT_TOKEN
     host: str = "127.0.0.1"
     port: int = 0
@@ -77,20 +79,9 @@ class FakeTelegram:
         self.webhook_url = ""
         self.webhook_secret = ""
         self.delivered: list[int] = []  # update ids the webhook accepted
-        self._stop = threading.Event()
-        self._server = ThreadingHTTPServer((self.host, self.port), self._handler())
-        self._server.daemon_threads = True
-        self._threads = [
-            threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True),
-            threading.Thread(target=self._deliver_forever, daemon=True),
-        ]
+        self._serve(self._handler())
 
     # ---- life cycle ---------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def api_base(self) -> str:
@@ -98,16 +89,11 @@ class FakeTelegram:
         return f"{self.url}/bot"
 
     def __enter__(self) -> FakeTelegram:
-        for thread in self._threads:
-            thread.start()
-        return self
+        return super().__enter__()
 
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
+    def _wake_deliverer(self) -> None:
         with self._lock:
             self._lock.notify_all()
-        self._server.shutdown()
-        self._server.server_close()
 
     # ---- what a child does ------------------------------------------------------------------
 
@@ -387,18 +373,7 @@ class FakeTelegram:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._route()
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._route()
-
+        class Handler(QuietJSONHandler):
             def _route(self) -> None:
                 url = urlsplit(self.path)
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -437,16 +412,6 @@ class FakeTelegram:
                     self._json(200, {"messages": shown})
                 else:
                     self._json(404, {"ok": False})
-
-            def _json(self, status: int, body: Any) -> None:
-                self._send(status, json.dumps(body, ensure_ascii=False).encode(), "application/json")
-
-            def _send(self, status: int, raw: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
 
         return Handler
 

@@ -29,12 +29,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+
+from devtools.fake_platform import FakePlatform, QuietJSONHandler
 
 APP_ID = "1234567890123456789"
 APP_SECRET = "fake-app-secret"
@@ -52,7 +54,7 @@ class SentMessage:
 
 
 @dataclass
-class FakeZalo:
+class FakeZalo(FakePlatform):
     webhook_url: str = ""
     app_id: str = APP_ID
     app_secret: str = APP_SECRET
@@ -81,19 +83,8 @@ class FakeZalo:
         self.refresh_delay = 0.0  # seconds the token endpoint takes (to make races likely)
         self._outgoing: list[tuple[dict[str, Any], float]] = []  # (event, not before)
         self._wake = threading.Condition(self._lock)
-        self._stop = threading.Event()
         self.deliveries: list[tuple[int, int]] = []  # (status, num_retry) per attempt
-        self._server = ThreadingHTTPServer((self.host, self.port), self._handler())
-        self._server.daemon_threads = True
-        self._threads = [
-            threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True),
-            threading.Thread(target=self._deliver_forever, daemon=True),
-        ]
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        self._serve(self._handler())
 
     def env(self) -> dict[str, str]:
         """The gateway's settings for this fake."""
@@ -103,16 +94,11 @@ class FakeZalo:
                 "ZALO_OAUTH_BASE": self.url}
 
     def __enter__(self) -> FakeZalo:
-        for thread in self._threads:
-            thread.start()
-        return self
+        return super().__enter__()
 
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
+    def _wake_deliverer(self) -> None:
         with self._lock:
             self._wake.notify_all()
-        self._server.shutdown()
-        self._server.server_close()
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -255,18 +241,7 @@ class FakeZalo:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._route()
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._route()
-
+        class Handler(QuietJSONHandler):
             def _route(self) -> None:
                 url = urlsplit(self.path)
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -300,16 +275,6 @@ class FakeZalo:
                     self._json(200, {"messages": shown})
                 else:
                     self._json(404, {"error": -404, "message": "not found"})
-
-            def _json(self, status: int, body: Any) -> None:
-                self._send(status, json.dumps(body, ensure_ascii=False).encode(), "application/json")
-
-            def _send(self, status: int, raw: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
 
         return Handler
 
