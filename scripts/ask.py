@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
-import yaml  # noqa: E402
 
+from scripts.yaml_items import read_items  # noqa: E402
 from actions.knowledge_base.service import (  # noqa: E402
     AUDIENCES,
     ConversationState,
@@ -43,16 +43,7 @@ from actions.knowledge_base.service import (  # noqa: E402
 
 
 def read_questions(path: Path) -> list[dict[str, Any]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    items = data.get("questions") if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise SystemExit(f"{path}: expected a list 'questions' of {{q, audience}}")
-    questions = []
-    for number, item in enumerate(items, start=1):
-        if not isinstance(item, dict) or not isinstance(item.get("q"), str):
-            raise SystemExit(f"{path}: question {number} has no 'q' text")
-        questions.append(item)
-    return questions
+    return read_items(path, "questions", "q")  # items {q, audience}; other keys ignored
 
 
 # ----------------------------------------------------------------------------- intent and entities

@@ -26,24 +26,14 @@ from typing import Any, Iterable
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import yaml  # noqa: E402
-
 from scripts.rasa_parse import load_agent, parse_typed_text  # noqa: E402
+from scripts.yaml_items import read_items  # noqa: E402
 
 FALLBACK_INTENT = "nlu_fallback"
 
 
 def read_texts(path: Path) -> list[str]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    items = data.get("messages") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise SystemExit(f"{path}: expected a top-level list 'messages'")
-    texts = []
-    for number, item in enumerate(items, start=1):
-        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-            raise SystemExit(f"{path}: message {number} has no text")
-        texts.append(item["text"])
-    return texts
+    return [item["text"] for item in read_items(path, "messages", "text")]
 
 
 def summarise(text: str, parse: dict[str, Any]) -> dict[str, Any]:
