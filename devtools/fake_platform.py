@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -72,6 +73,14 @@ class FakePlatform:
         self._wake_deliverer()
         self._server.shutdown()
         self._server.server_close()
+
+    def serve_until_interrupted(self) -> None:
+        """For the command line: serve until Ctrl-C."""
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
 
     def _deliver_forever(self) -> None:
         raise NotImplementedError

@@ -455,11 +455,7 @@ def main() -> None:
     args = parser.parse_args()
     with FakeTelegram(token=args.token, port=args.port) as fake:
         print(f"Fake Telegram Bot API on {fake.url} (token {fake.token})", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        fake.serve_until_interrupted()
 
 
 if __name__ == "__main__":

@@ -289,11 +289,7 @@ def main() -> None:
         if args.tokens_file:
             Path(args.tokens_file).write_text(json.dumps(fake.env()), encoding="utf-8")
         print(f"Fake Zalo OA platform on {fake.url}", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        fake.serve_until_interrupted()
 
 
 if __name__ == "__main__":
