@@ -71,6 +71,15 @@ class Settings:
     # Per-person limit on every channel: a burst, then this many messages a minute.
     rate_limit_burst: int = 8
     rate_limit_per_minute: int = 20
+    # Scale-out (docs/architecture.md, "Several processes"): every Rasa server the gateway
+    # may use (rasa_url is the first), and the Redis shared by the gateway's workers.
+    rasa_urls: tuple[str, ...] = ()
+    redis_url: str = ""  # "" = one process: rate limits, live feed and turn locks in memory
+    redis_key_prefix: str = "tre-em:"
+
+    def __post_init__(self) -> None:
+        if not self.rasa_urls:  # built directly (tests) with one rasa_url
+            object.__setattr__(self, "rasa_urls", (self.rasa_url,))
 
     @property
     def is_production(self) -> bool:
@@ -79,13 +88,14 @@ class Settings:
     def __repr__(self) -> str:  # keep the token out of logs and tracebacks
         return (
             f"Settings(bot_host={self.bot_host!r}, bot_port={self.bot_port}, "
-            f"rasa_url={self.rasa_url!r}, rasa_token='***', data_dir={str(self.data_dir)!r}, "
+            f"rasa_urls={self.rasa_urls!r}, rasa_token='***', data_dir={str(self.data_dir)!r}, "
             f"app_database_url={_hide_password(self.app_database_url)!r}, "
             f"kb_database_url={_hide_password(self.kb_database_url)!r}, "
             f"max_message_chars={self.max_message_chars}, bot_env={self.bot_env!r}, "
             f"case_encryption_keys='***', staffed_hours={self.staffed_hours!r}, "
             f"wait_limits=({self.wait_limit_imminent_seconds}, {self.wait_limit_high_seconds}, "
-            f"{self.wait_limit_concern_seconds}), telegram={self.telegram!r}, zalo={self.zalo!r})"
+            f"{self.wait_limit_concern_seconds}), telegram={self.telegram!r}, zalo={self.zalo!r}, "
+            f"redis_url={_hide_password(self.redis_url)!r}, redis_key_prefix={self.redis_key_prefix!r})"
         )
 
 
@@ -100,14 +110,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     if bot_env == "production":
         _require_production_secrets(env)
-    rasa_url = (_get(env, "RASA_URL") or "http://127.0.0.1:5005").rstrip("/")
-    if not rasa_url.startswith(("http://", "https://")):
-        raise SettingsError(f"RASA_URL must be an http(s) URL, not {rasa_url!r}")
+    rasa_urls = _rasa_urls(env)
 
     return Settings(
         bot_host=_get(env, "BOT_HOST") or "127.0.0.1",
         bot_port=_int(env, "BOT_PORT", 8000, minimum=1, maximum=65535),
-        rasa_url=rasa_url,
+        rasa_url=rasa_urls[0],
+        rasa_urls=rasa_urls,
         rasa_token=_get(env, "RASA_TOKEN") or read_or_create_token(data_dir),
         data_dir=data_dir,
         app_database_url=_get(env, "APP_DATABASE_URL") or f"sqlite:///{data_dir / 'app.db'}",
@@ -135,6 +144,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_message_text=_log_message_text(env, bot_env),
         rate_limit_burst=_int(env, "RATE_LIMIT_BURST", 8, minimum=1, maximum=10_000),
         rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 20, minimum=1, maximum=60_000),
+        redis_url=_redis_url(env),
+        redis_key_prefix=_redis_key_prefix(env),
     )
 
 
@@ -228,6 +239,42 @@ def _tracker_url(env: Mapping[str, str], data_dir: Path) -> str:
         return url
     db = _get(env, "RASA_TRACKER_DB")
     return f"sqlite:///{Path(db).expanduser().resolve() if db else data_dir / 'rasa_tracker.db'}"
+
+
+def _rasa_urls(env: Mapping[str, str]) -> tuple[str, ...]:
+    """RASA_URLS (comma-separated) if set, else RASA_URL, else the default address."""
+    name = "RASA_URLS" if _get(env, "RASA_URLS") else "RASA_URL"
+    raw = _get(env, name) or "http://127.0.0.1:5005"
+    urls: list[str] = []
+    for part in raw.split(","):
+        url = part.strip().rstrip("/")
+        if not url:
+            raise SettingsError(f"{name} has an empty entry: {raw!r}")
+        if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", url):
+            raise SettingsError(f"{name} must list http(s) URLs, not {url!r}")
+        if url in urls:
+            raise SettingsError(f"{name} lists {url!r} twice")
+        urls.append(url)
+    return tuple(urls)
+
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _redis_url(env: Mapping[str, str]) -> str:
+    url = _get(env, "REDIS_URL")
+    if url and not url.startswith(REDIS_SCHEMES):
+        raise SettingsError(f"REDIS_URL must start with {', '.join(REDIS_SCHEMES)}, e.g. redis://127.0.0.1:6379/0")
+    return url
+
+
+def _redis_key_prefix(env: Mapping[str, str]) -> str:
+    # Not _get: an explicitly empty prefix is allowed (a Redis of its own).
+    raw = env.get("REDIS_KEY_PREFIX")
+    prefix = "tre-em:" if raw is None else raw.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{0,64}", prefix):
+        raise SettingsError(f"REDIS_KEY_PREFIX must be up to 64 characters of A-Z a-z 0-9 _ . : -, not {prefix!r}")
+    return prefix
 
 
 def _log_message_text(env: Mapping[str, str], bot_env: str) -> bool:
