@@ -65,11 +65,13 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 
 @pytest.fixture
 def make_tracker(tmp_path: Path) -> Callable[[dict[str, float]], Path]:
-    """Write trackers {sender_id: unix time} with Rasa 3.6's SQLTrackerStore (engine env); return the file."""
+    """Write trackers {sender_id: unix time} with Rasa's (encrypted) tracker store (engine env); return the file."""
+    key = Fernet.generate_key().decode()
 
     def make(senders: dict[str, float]) -> Path:
         path = tmp_path / "rasa_tracker.db"
-        env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(REPO),
+               "TRACKER_ENCRYPTION_KEYS": key}
         subprocess.run([engine_python(), "-W", "ignore", str(Path(__file__).with_name("make_rasa_tracker.py")),
                         str(path), *(f"{s}={t}" for s, t in senders.items())],
                        check=True, env=env, capture_output=True, timeout=300)

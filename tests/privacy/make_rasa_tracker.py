@@ -1,4 +1,7 @@
-"""Run with the ENGINE python: write trackers with Rasa 3.6's own SQLTrackerStore.
+"""Run with the ENGINE python: write trackers as the running Rasa server does.
+
+The store is the one endpoints.yml names (bot/rasa_plugins/tracker_store.py, Rasa 3.6's
+SQLTrackerStore with encrypted event payloads); its key comes from TRACKER_ENCRYPTION_KEYS.
 
     <engine python> make_rasa_tracker.py <sqlite file> <sender_id>=<unix timestamp> ...
 
@@ -11,14 +14,15 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.rasa_plugins.tracker_store import EncryptedSQLTrackerStore
+
 
 def main(path: str, senders: list[str]) -> None:
-    store = SQLTrackerStore(Domain.empty(), dialect="sqlite", db=path)
+    store = EncryptedSQLTrackerStore(Domain.empty(), dialect="sqlite", db=path)
     for item in senders:
         sender_id, _, at = item.partition("=")
         when = float(at)

@@ -18,3 +18,9 @@ def tracker_senders(path: Path) -> set[str]:
     """The conversations Rasa's `events` table still holds."""
     with sqlite3.connect(path) as connection:
         return {row[0] for row in connection.execute("SELECT DISTINCT sender_id FROM events")}
+
+
+def tracker_payloads(path: Path) -> list[str]:
+    """The raw `events.data` column, as stored."""
+    with sqlite3.connect(path) as connection:
+        return [row[0] for row in connection.execute("SELECT data FROM events ORDER BY id")]
