@@ -1,10 +1,20 @@
-"""The one client of the Rasa server. Channel code never talks to Rasa directly.
+"""The one client of the Rasa servers. Channel code never talks to Rasa directly.
 
 - `send_message`: the REST channel (`POST /webhooks/rest/webhook`).
 - `converse`: the same, also returning custom `handoff` instructions (the
   action server's way of asking the gateway for a counsellor).
 - `get_tracker`, `append_events`, `execute_action`, `status`: the HTTP API, protected by the
   token Rasa was started with (`--auth-token`), passed as `?token=`.
+
+Several Rasa servers (RASA_URLS) share one tracker store and one lock store, so
+any of them can take any turn (bot/rasa_servers.py chooses). A request that never
+reached a server (connection refused) goes to the next one. A turn that failed
+after it was sent (the server was killed mid-turn, or timed out) is neither lost
+nor doubled: every message carries an id of the gateway's own in its metadata,
+and Rasa saves a turn's events all at once at its end (`MessageProcessor.handle_message`
+under `lock_store.lock`), so the tracker either holds the message with all its
+replies or nothing of it. We read the tracker from another server: found, the
+replies are rebuilt from the events after it; not found, the message is sent again.
 
 Every failure surfaces as `RasaUnavailable` (Rasa down, timed out, answered
 nonsense), so callers have one thing to catch and can answer the child kindly.
@@ -15,21 +25,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from bot.messages import BotReply, Button
+from bot.rasa_servers import FAILED_PAUSE_SECONDS, RasaServers
 
 logger = logging.getLogger(__name__)
 
 # Rasa runs the NLU pipeline and possibly several custom actions per message.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
-# Only connection failures are retried: the request never reached Rasa, so a
-# retry cannot make the bot answer (or run an action) twice.
+# Sending a turn again after a server died with it: the other server may first wait
+# for the dead one's ticket in the lock store to expire (Rasa's TICKET_LOCK_LIFETIME).
+RECOVERY_TIMEOUT = httpx.Timeout(90.0, connect=3.0)
+# Only connection failures are retried blindly: the request never reached Rasa,
+# so a retry cannot make the bot answer (or run an action) twice.
 CONNECT_RETRIES = 2
 RETRY_DELAY_SECONDS = 0.3
+# After a read timeout the slow server may still finish and save the turn: how
+# long to keep looking for it in the tracker before sending it again.
+TIMEOUT_SETTLE_SECONDS = 5.0
+TRACKER_POLL_SECONDS = 0.5
+# The key of the gateway's own id of a message, in the user event's metadata.
+MESSAGE_ID_KEY = "gateway_message_id"
+WEBHOOK_PATH = "/webhooks/rest/webhook"
 # "<channel>:<id of the channel>", e.g. "web:k3V9x_Qm2LrT8wZp", "telegram:-100123".
 SAFE_SENDER_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")
 
@@ -38,21 +61,35 @@ class RasaUnavailable(Exception):
     """Rasa could not be reached or gave no usable answer."""
 
 
+class TurnInDoubt(RasaUnavailable):
+    """The request reached a server, which gave no answer: it may or may not have acted on it."""
+
+    def __init__(self, message: str, url: str, timed_out: bool) -> None:
+        super().__init__(message)
+        self.url = url
+        self.timed_out = timed_out
+
+
 class RasaClient:
     def __init__(
         self,
-        base_url: str,
+        base_urls: str | Sequence[str],
         token: str,
         *,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        recovery_timeout: httpx.Timeout = RECOVERY_TIMEOUT,
+        settle_seconds: float = TIMEOUT_SETTLE_SECONDS,
+        failed_pause_seconds: float = FAILED_PAUSE_SECONDS,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._token = token
+        self.servers = RasaServers([base_urls] if isinstance(base_urls, str) else base_urls,
+                                   failed_pause_seconds)
+        self._recovery_timeout = recovery_timeout
+        self._settle_seconds = settle_seconds
         # trust_env=False: never route through a proxy from the environment;
         # Rasa is on loopback and nothing of the product leaves the machine.
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), timeout=timeout, trust_env=False, transport=transport
-        )
+        self._http = httpx.AsyncClient(timeout=timeout, trust_env=False, transport=transport)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -73,13 +110,47 @@ class RasaClient:
         self, sender_id: str, text: str, metadata: dict[str, Any] | None = None
     ) -> RasaTurn:
         """Like `send_message`, also returning the instructions meant for the gateway."""
-        body: dict[str, Any] = {"sender": sender_id, "message": text}
-        if metadata:
-            body["metadata"] = metadata
-        data = await self._request("POST", "/webhooks/rest/webhook", json=body)
-        if not isinstance(data, list):
-            raise RasaUnavailable("Rasa's webhook answered something other than a list")
-        return _turn(data)
+        message_id = uuid.uuid4().hex
+        body: dict[str, Any] = {
+            "sender": sender_id, "message": text, "metadata": {**(metadata or {}), MESSAGE_ID_KEY: message_id},
+        }
+        try:
+            data = await self._request("POST", WEBHOOK_PATH, json=body)
+        except TurnInDoubt as doubt:
+            logger.warning("a Rasa server failed mid-turn (%s); checking the tracker", doubt)
+            return await self._recover(sender_id, body, message_id, doubt)
+        return _webhook_turn(data)
+
+    async def _recover(self, sender_id: str, body: dict[str, Any], message_id: str,
+                       doubt: TurnInDoubt) -> RasaTurn:
+        """After a failure mid-turn: the turn from the tracker if it happened, else send it again."""
+        found = await self._turn_in_tracker(sender_id, message_id, doubt.timed_out)
+        if found is not None:
+            logger.info("the turn was saved before the failure: replies rebuilt from the tracker")
+            return found
+        try:
+            data = await self._request("POST", WEBHOOK_PATH, json=body, timeout=self._recovery_timeout)
+        except TurnInDoubt as again:
+            found = await self._turn_in_tracker(sender_id, message_id, again.timed_out)
+            if found is not None:
+                return found
+            raise RasaUnavailable(f"Rasa failed twice on one message: {again}") from again
+        logger.info("the turn was not saved before the failure: sent again")
+        return _webhook_turn(data)
+
+    async def _turn_in_tracker(self, sender_id: str, message_id: str, wait_for_it: bool) -> RasaTurn | None:
+        """The turn of `message_id` as the tracker saved it, or None if it was never saved.
+
+        `wait_for_it` (a timeout, not a dead server): the slow server may still save
+        it, so look again for a few seconds before concluding it never happened.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self._settle_seconds if wait_for_it else 0.0)
+        while True:
+            found = turn_from_events((await self.get_tracker(sender_id)).get("events") or [], message_id)
+            if found is not None or loop.time() >= deadline:
+                return found
+            await asyncio.sleep(TRACKER_POLL_SECONDS)
 
     async def execute_action(self, sender_id: str, action: str) -> list[BotReply]:
         """Run one action in a conversation (e.g. the check-in after a handoff); its replies."""
@@ -104,11 +175,18 @@ class RasaClient:
         return data if isinstance(data, dict) else {}
 
     async def status(self) -> dict[str, Any]:
-        """Rasa's `/status`; succeeds only once a model is loaded."""
-        data = await self._request("GET", "/status", authenticated=True)
-        if not isinstance(data, dict) or not data.get("model_file"):
-            raise RasaUnavailable("Rasa has no model loaded")
-        return data
+        """`/status` of the first server with a model loaded (each server is asked in turn)."""
+        problems = []
+        for url in self.servers.order():
+            try:
+                data = await self._send(url, "GET", "/status", json=None, authenticated=True, timeout=None)
+            except RasaUnavailable as error:
+                problems.append(str(error))
+                continue
+            if isinstance(data, dict) and data.get("model_file"):
+                return data
+            problems.append(f"{url} has no model loaded")
+        raise RasaUnavailable("no Rasa server is ready: " + "; ".join(problems))
 
     async def is_ready(self) -> bool:
         try:
@@ -118,20 +196,46 @@ class RasaClient:
         return True
 
     async def _request(
-        self, method: str, path: str, *, json: Any = None, authenticated: bool = False
+        self, method: str, path: str, *, json: Any = None, authenticated: bool = False,
+        timeout: httpx.Timeout | None = None,
     ) -> Any:
-        params = {"token": self._token} if authenticated else None
-        for attempt in range(CONNECT_RETRIES + 1):
+        """Send to the best server; on a connection failure (never reached it) to the next.
+
+        Raises TurnInDoubt when a server got the request but gave no answer: whether
+        to send it again is the caller's decision (only `converse` knows how to check).
+        """
+        urls = self.servers.order()
+        attempts = max(len(urls), CONNECT_RETRIES + 1)
+        for attempt in range(attempts):
+            url = urls[attempt % len(urls)]
+            if attempt and attempt % len(urls) == 0:  # every server refused: give them a moment
+                await asyncio.sleep(RETRY_DELAY_SECONDS * (attempt // len(urls)))
             try:
-                response = await self._http.request(method, path, json=json, params=params)
-                break
-            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-                if attempt == CONNECT_RETRIES:
-                    raise RasaUnavailable(f"cannot connect to Rasa: {error!r}") from error
-                await asyncio.sleep(RETRY_DELAY_SECONDS * (attempt + 1))
-            except httpx.HTTPError as error:
-                # Includes read timeouts: Rasa may still be working on the message.
-                raise RasaUnavailable(f"Rasa request failed: {error!r}") from error
+                return await self._send(url, method, path, json=json, authenticated=authenticated,
+                                        timeout=timeout)
+            except _NotReached as error:
+                if attempt == attempts - 1:
+                    raise RasaUnavailable(f"cannot connect to Rasa: {error}") from error
+        raise AssertionError("unreachable")
+
+    async def _send(self, url: str, method: str, path: str, *, json: Any, authenticated: bool,
+                    timeout: httpx.Timeout | None) -> Any:
+        params = {"token": self._token} if authenticated else None
+        extra = {"timeout": timeout} if timeout is not None else {}
+        try:
+            response = await self._http.request(method, url + path, json=json, params=params, **extra)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            self.servers.failed(url)
+            raise _NotReached(f"{url}: {error!r}") from error
+        except httpx.TimeoutException as error:
+            # Rasa may still be working on the message.
+            self.servers.failed(url)
+            raise TurnInDoubt(f"Rasa request failed: {error!r}", url, timed_out=True) from error
+        except httpx.HTTPError as error:
+            # The connection broke after the request went out (e.g. the server was killed).
+            self.servers.failed(url)
+            raise TurnInDoubt(f"Rasa request failed: {error!r}", url, timed_out=False) from error
+        self.servers.succeeded(url)
         if response.status_code >= 400:
             # The body may echo the request; log only the status and path.
             raise RasaUnavailable(f"Rasa answered {response.status_code} to {method} {path}")
@@ -139,6 +243,10 @@ class RasaClient:
             return response.json()
         except ValueError as error:
             raise RasaUnavailable(f"Rasa answered invalid JSON to {method} {path}") from error
+
+
+class _NotReached(RasaUnavailable):
+    """A connection could not be made: the request never reached that server."""
 
 
 def _tracker_path(sender_id: str) -> str:
@@ -158,6 +266,41 @@ class RasaTurn:
 
 
 INSTRUCTION_KEYS = frozenset({"handoff"})
+# What of a `bot` event's data the REST channel puts into a message.
+REST_MESSAGE_KEYS = ("buttons", "custom", "image", "attachment", "elements", "quick_replies")
+
+
+def _webhook_turn(data: Any) -> RasaTurn:
+    if not isinstance(data, list):
+        raise RasaUnavailable("Rasa's webhook answered something other than a list")
+    return _turn(data)
+
+
+def turn_from_events(events: list[Any], message_id: str) -> RasaTurn | None:
+    """The turn of the user message carrying `message_id`, rebuilt from tracker events.
+
+    The replies are the `bot` events after that user event, up to the next user
+    event: what the REST channel answered (handoff payloads included). None if
+    the tracker has no such user event (the turn never completed).
+    """
+    start = next((i for i, event in enumerate(events)
+                  if isinstance(event, dict) and event.get("event") == "user"
+                  and isinstance(event.get("metadata"), dict)
+                  and event["metadata"].get(MESSAGE_ID_KEY) == message_id), None)
+    if start is None:
+        return None
+    items: list[dict[str, Any]] = []
+    for event in events[start + 1:]:
+        if not isinstance(event, dict):
+            continue
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "bot":
+            data = event.get("data") if isinstance(event.get("data"), dict) else {}
+            item: dict[str, Any] = {"text": event["text"]} if event.get("text") else {}
+            item.update({key: data[key] for key in REST_MESSAGE_KEYS if data.get(key)})
+            items.append(item)
+    return _turn(items)
 
 
 def _turn(items: list[Any]) -> RasaTurn:

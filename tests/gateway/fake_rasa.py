@@ -4,13 +4,23 @@ Speaks the REST channel (`POST /webhooks/rest/webhook`) and the parts of the
 token-protected HTTP API the gateway uses (`/status`, tracker, events).
 Tests set `reply` to script the bot and read `webhook_calls` to see exactly
 what reached "Rasa".
+
+For the failover tests (several Rasa servers, one tracker store): with
+`record_turns`, a turn is saved into `events` as Rasa saves it (the user event
+with its metadata, then the bot events), and two fakes can share one `events`
+dict. `failures` scripts how the next webhook calls go wrong, one entry each:
+"before" drops the connection without doing anything (a server killed before the
+turn was saved), "after" saves the turn then drops the connection (killed after
+saving, before answering), "slow:<seconds>" answers late.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,6 +52,9 @@ class FakeRasa:
         self.model_loaded = True
         self.webhook_calls: list[dict[str, Any]] = []
         self.events: dict[str, list[dict[str, Any]]] = {}
+        self.record_turns = False
+        self.failures: list[str] = []
+        self.tracker_reads = 0
         # POST /conversations/<id>/execute (the check-in after a handoff): what ran, what it says.
         self.executed: list[tuple[str, str]] = []
         self.execute_reply: Callable[[str, str], list[dict[str, Any]]] = lambda sender, action: [
@@ -70,6 +83,19 @@ class FakeRasa:
     def texts_received(self) -> list[str]:
         return [call["message"] for call in self.webhook_calls]
 
+    def save_turn(self, body: dict[str, Any], messages: list[dict[str, Any]]) -> None:
+        """The events Rasa saves for one turn, in its wire shape."""
+        turn: list[dict[str, Any]] = [
+            {"event": "user", "text": body["message"], "metadata": body.get("metadata") or {}}
+        ]
+        for message in messages:
+            data = {key: message.get(key) for key in ("elements", "quick_replies", "buttons", "attachment",
+                                                      "image", "custom")}
+            turn.append({"event": "action", "name": "utter_something"})
+            turn.append({"event": "bot", "text": message.get("text"), "data": data, "metadata": {}})
+        turn.append({"event": "action", "name": "action_listen"})
+        self.events.setdefault(body["sender"], []).extend(turn)
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
@@ -82,7 +108,22 @@ class FakeRasa:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"null")
                 if url.path == "/webhooks/rest/webhook":
                     fake.webhook_calls.append(body)
-                    self._json(200, fake.reply(body["sender"], body["message"]))
+                    failure = fake.failures.pop(0) if fake.failures else ""
+                    if failure == "before":
+                        self.close_connection = True
+                        return
+                    messages = fake.reply(body["sender"], body["message"])
+                    if fake.record_turns:
+                        fake.save_turn(body, messages)
+                    if failure == "after":
+                        self.close_connection = True
+                        return
+                    if failure.startswith("slow:"):
+                        time.sleep(float(failure.removeprefix("slow:")))
+                        with contextlib.suppress(OSError):  # the client has given up by now
+                            self._json(200, messages)
+                        return
+                    self._json(200, messages)
                 elif url.path.endswith("/execute") and self._authorised(url.query):
                     sender = unquote(url.path.split("/")[2])
                     fake.executed.append((sender, body["name"]))
@@ -106,6 +147,7 @@ class FakeRasa:
                         self._json(409, {"status": "failure", "reason": "NoAgent"})
                 elif url.path.startswith("/conversations/") and url.path.endswith("/tracker"):
                     sender = unquote(url.path.split("/")[2])
+                    fake.tracker_reads += 1
                     self._json(200, {"sender_id": sender, "events": fake.events.get(sender, [])})
                 else:
                     self._json(404, {"status": "failure"})

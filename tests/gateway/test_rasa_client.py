@@ -26,9 +26,10 @@ def test_send_message_speaks_the_rest_webhook_shape(fake_rasa: FakeRasa) -> None
     replies = run(_with_client(fake_rasa.url, fake_rasa.token,
                                lambda c: c.send_message("web:abc", "Xin chào", {"channel": "web"})))
 
-    assert fake_rasa.webhook_calls == [
-        {"sender": "web:abc", "message": "Xin chào", "metadata": {"channel": "web"}}
-    ]
+    [call] = fake_rasa.webhook_calls
+    message_id = call["metadata"].pop("gateway_message_id")  # the gateway's own id of the message
+    assert call == {"sender": "web:abc", "message": "Xin chào", "metadata": {"channel": "web"}}
+    assert len(message_id) == 32
     assert replies[0] == BotReply("Chào em! Hôm nay em thế nào?")
     assert replies[1].buttons[0] == Button("Em đang buồn", "/mental_health")
 
