@@ -299,8 +299,55 @@ def close(session: Session, case_id: int, actor: StaffUser, outcome: str,
     case.status, case.closed_at, case.outcome, case.updated_at = CaseStatus.CLOSED, now, outcome, now
     if case.assigned_to_id is None:
         case.assigned_to_id = actor.id
-    _event(session, case, "closed", actor, now, outcome=outcome)
+    # The child's pending "forget me" is carried out shortly after (bot.privacy.forget.apply_pending).
+    _event(session, case, "closed", actor, now, outcome=outcome,
+           **({"forget_pending": True} if forget_requested(session, case) else {}))
     return case
+
+
+# ---- "xóa dữ liệu của em" during an open case (bot/privacy/forget.py) ---------------------
+# The request waits on the open case as an event; once no case of the conversation is open
+# any more, bot.privacy.forget.apply_pending carries it out and records FORGET_APPLIED.
+
+FORGET_REQUESTED = "forget_requested"
+FORGET_APPLIED = "forget_applied"
+
+
+def request_forget(session: Session, case: Case, now: datetime | None = None) -> None:
+    """Remember that the child asked to be forgotten while this case is open (once per case)."""
+    if not _has_event(session, case.id, FORGET_REQUESTED):
+        _event(session, case, FORGET_REQUESTED, None, now or utc_now())
+
+
+def forget_requested(session: Session, case: Case) -> bool:
+    return _has_event(session, case.id, FORGET_REQUESTED)
+
+
+def due_forgets(session: Session, closed_before: datetime) -> list[Case]:
+    """Cases, no longer open, whose child asked to be forgotten and was not yet.
+
+    Only those closed (or declined) before `closed_before`, so the goodbye said at the
+    close has been delivered first, and only when no other case of the same
+    conversation has been opened since.
+    """
+    requested = select(CaseEvent.case_id).where(CaseEvent.kind == FORGET_REQUESTED)
+    applied = select(CaseEvent.case_id).where(CaseEvent.kind == FORGET_APPLIED)
+    still_open = select(Case.conversation_id).where(Case.status.in_(OPEN_STATUSES))
+    candidates = session.scalars(
+        select(Case).where(Case.id.in_(requested), Case.id.not_in(applied),
+                           Case.status.not_in(OPEN_STATUSES), Case.conversation_id.not_in(still_open))
+        .order_by(Case.id)
+    ).all()
+    return [c for c in candidates if as_utc(c.closed_at or c.declined_at or c.updated_at) < as_utc(closed_before)]
+
+
+def mark_forget_applied(session: Session, case: Case, now: datetime | None = None) -> None:
+    _event(session, case, FORGET_APPLIED, None, now or utc_now())
+
+
+def _has_event(session: Session, case_id: int, kind: str) -> bool:
+    return session.scalar(select(CaseEvent.id).where(CaseEvent.case_id == case_id, CaseEvent.kind == kind)
+                          .limit(1)) is not None
 
 
 def add_note(session: Session, case: Case, author: StaffUser, text: str, keyring: Keyring) -> CaseNote:

@@ -112,4 +112,6 @@ EVENT_LABELS = {
     "note_added": "Thêm ghi chú",
     "wait_alert": "Nhắc lại vì chờ quá lâu",
     "closed": "Đóng ca",
+    "forget_requested": "Trẻ nhờ xóa dữ liệu (tự xóa sau khi đóng ca)",
+    "forget_applied": "Đã xóa cuộc trò chuyện theo yêu cầu của trẻ",
 }

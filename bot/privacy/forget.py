@@ -12,24 +12,37 @@ disclosure is never swallowed.
   Rasa's tracker; the request itself is never stored. If a closed case exists,
   its record (and encrypted transcript) stays for RETENTION_CASE_DAYS, but the
   conversation no longer carries the channel's id of the person.
-- An open case (waiting, or a counsellor has it): nothing is deleted; the child
-  is told why, and that they can ask again once it is over.
+- An open case (waiting, or a counsellor has it): nothing is deleted yet; the child
+  is told why. The request is recorded on the case (bot.cases.service.request_forget)
+  and carried out automatically once the case is closed (`apply_pending`, run by the
+  retention job every few seconds, bot/privacy/retention.py): the conversation is
+  deleted from the app database and Rasa's tracker as above; the closed case's record
+  stays for RETENTION_CASE_DAYS like any closed case.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 import re
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from bot import transcript
-from bot.cases.models import OPEN_STATUSES, Case
+from bot.cases import service
+from bot.cases.models import Case
 from bot.db import Database
 from bot.messages import Inbound
+from bot.models import Conversation, utc_now
 from bot.privacy import stores
 from nlu.vietnamese_text import canonical
+
+logger = logging.getLogger(__name__)
+
+# A closed case's pending request waits this long, so that what is said at the close
+# (the counsellor's goodbye, Mây's check-in) reaches the child before everything goes.
+CLOSE_GRACE = timedelta(seconds=60)
 
 # Payload of the introduction's button. Not an intent: it never reaches Rasa.
 FORGET_PAYLOAD = "gateway_forget_me"
@@ -78,8 +91,9 @@ CONFIRMED_CASE_RECORD_KEPT = (
 KEPT = (
     "Mình hiểu em muốn xóa cuộc trò chuyện. Nhưng lúc này em đang được người tư vấn giúp đỡ, nên "
     "mình cần giữ lại tin nhắn để họ hiểu chuyện của em và giúp em cho đúng. Khi cuộc hỗ trợ kết "
-    "thúc, em nhắn \"xóa dữ liệu của em\" là mình xóa ngay nhé. Những gì em kể được giữ kín, chỉ "
-    "đội tư vấn được xem thôi."
+    "thúc, mình sẽ tự xóa cuộc trò chuyện này, em không cần nhắn lại. Riêng hồ sơ của lần tư vấn "
+    "được giữ kín thêm một thời gian (tối đa 1 năm) để bảo vệ em, rồi cũng tự xóa. Những gì em kể "
+    "chỉ đội tư vấn được xem thôi."
 )
 
 
@@ -106,7 +120,8 @@ class Forgetting:
                 return None
             if conversation is None:
                 outcome = Outcome.FORGOTTEN  # nothing in the app database; the tracker may hold some
-            elif _has_open_case(session, conversation.id):
+            elif (open_case := service.open_case_of(session, conversation.id)) is not None:
+                service.request_forget(session, open_case)  # carried out when it closes
                 return Outcome.KEPT_OPEN_CASE
             else:
                 has_case = session.scalar(select(Case.id).where(Case.conversation_id == conversation.id).limit(1))
@@ -120,6 +135,25 @@ class Forgetting:
         return outcome
 
 
-def _has_open_case(session: Session, conversation_id: int) -> bool:
-    return session.scalar(select(Case.id).where(
-        Case.conversation_id == conversation_id, Case.status.in_(OPEN_STATUSES)).limit(1)) is not None
+def apply_pending(database: Database, tracker: stores.TrackerStore, now: datetime | None = None,
+                  grace: timedelta | None = None) -> int:
+    """Carry out the requests made during a case that has closed since. Returns how many.
+
+    Blocking (run it in a thread). Rasa's tracker goes first: if the app database then
+    fails, the request is still pending and the next round repeats it (both are idempotent).
+    """
+    now = now or utc_now()
+    grace = CLOSE_GRACE if grace is None else grace
+    with database.session() as session:
+        due = service.due_forgets(session, closed_before=now - grace)
+        if not due:
+            return 0
+        people = [c for c in {session.get(Conversation, case.conversation_id) for case in due}
+                  if c is not None and not c.external_id.startswith(stores.FORGOTTEN_PREFIX)]
+        tracker.delete([c.rasa_sender_id for c in people])
+        for conversation in people:
+            stores.unlink_person(session, conversation)  # the case record stays (RETENTION_CASE_DAYS)
+        for case in due:
+            service.mark_forget_applied(session, case, now)
+    logger.info("forget: carried out %d request(s) made during a case", len(due))
+    return len(due)

@@ -12,7 +12,10 @@
     Telegram message refs             bot.channels.message_refs.DELETABLE_FOR (48 hours)
     expired console sessions          at once
 
-Open cases (waiting, active) are never touched. See docs/data-inventory.md.
+Open cases (waiting, active) are never touched. A "forget me" asked during a case is
+carried out once the case has closed (bot.privacy.forget.apply_pending): checked every
+PENDING_CHECK_SECONDS between the purges, and at the start of every purge.
+See docs/data-inventory.md.
 `purge(now=...)` takes the clock as an argument: the tests fast-forward it.
 """
 
@@ -34,13 +37,15 @@ from bot.channels import message_refs
 from bot.db import Database
 from bot.models import Conversation, utc_now
 from bot.outbox import CANCELLED, FAILED, SENT, OutboxItem
-from bot.privacy import stores
+from bot.privacy import forget, stores
 from bot.privacy.models import CaseCount
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 OUTBOX_DAYS = 7
+# How often pending "forget me" requests of closed cases are looked for (a cheap query).
+PENDING_CHECK_SECONDS = 15.0
 
 
 @dataclass
@@ -52,13 +57,14 @@ class PurgeReport:
     inbound_ids: int = 0
     message_refs: int = 0
     console_sessions: int = 0
+    forget_requests: int = 0
     stores: set[str] = field(default_factory=set)
 
     def summary(self) -> str:  # counts only, never ids
         return (f"conversations={self.conversations} cases_counted={self.cases_counted} "
                 f"tracker_events={self.tracker_events} outbox={self.outbox_rows} "
                 f"inbound_ids={self.inbound_ids} message_refs={self.message_refs} "
-                f"console_sessions={self.console_sessions}")
+                f"console_sessions={self.console_sessions} forget_requests={self.forget_requests}")
 
 
 class Retention:
@@ -77,6 +83,7 @@ class Retention:
     def purge(self, now: datetime | None = None) -> PurgeReport:
         now = now or utc_now()
         report = PurgeReport()
+        report.forget_requests = self.apply_pending_forgets(now)
         with self._database.session() as session:
             gone, protected = self._purge_app_database(session, now, report)
         # Rasa's tracker: the conversations just deleted, and any tracker silent for the whole
@@ -136,17 +143,27 @@ class Retention:
             delete(ConsoleSession).where(ConsoleSession.expires_at < now)))
         return gone, protected
 
+    def apply_pending_forgets(self, now: datetime | None = None) -> int:
+        return forget.apply_pending(self._database, self._tracker, now)
+
     async def run(self, every_seconds: float) -> None:
-        """The background task of the gateway: purge now, then every `every_seconds`."""
+        """The background task of the gateway: purge now, then every `every_seconds`;
+        in between, carry out the "forget me" requests of cases closed since."""
+        loop = asyncio.get_running_loop()
+        next_purge = loop.time()
         while True:
             try:
-                report = await anyio.to_thread.run_sync(self.purge)
-                logger.info("retention: purged %s", report.summary())
+                if loop.time() >= next_purge:
+                    next_purge = loop.time() + every_seconds
+                    report = await anyio.to_thread.run_sync(self.purge)
+                    logger.info("retention: purged %s", report.summary())
+                else:
+                    await anyio.to_thread.run_sync(self.apply_pending_forgets)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 (a busy database: the next round retries)
                 logger.exception("retention: purge failed; retrying at the next round")
-            await asyncio.sleep(every_seconds)
+            await asyncio.sleep(max(0.0, min(PENDING_CHECK_SECONDS, next_purge - loop.time())))
 
     def dispose(self) -> None:
         self._tracker.dispose()
