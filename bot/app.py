@@ -24,6 +24,7 @@ from bot.api_errors import install_error_handlers
 from bot.body_limit import BodySizeLimit
 from bot.cases.crypto import UserRefs
 from bot.console import routes as console
+from bot.coordination import build as build_coordination
 from bot.db import Database, migrate
 from bot.delivery import Deliveries
 from bot.handoff import Handoff
@@ -33,7 +34,6 @@ from bot.privacy.forget import Forgetting
 from bot.privacy.retention import Retention
 from bot.privacy.stores import TrackerStore
 from bot.rasa_client import RasaClient
-from bot.ratelimit import ChannelLimits
 from bot.relay import Relay
 from bot.security_headers import SecurityHeaders
 from bot.settings import Settings, get_settings
@@ -53,8 +53,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Carries the case keyring: message text is encrypted at rest (bot.at_rest).
         database = Database.from_settings(settings)
-        migrate(database)  # alembic upgrade head (bot/migrations)
-        rasa = RasaClient(settings.rasa_url, settings.rasa_token)
+        migrate(database)  # alembic upgrade head (bot/migrations); one worker at a time
+        # Shared by every worker with REDIS_URL (bot/coordination), in memory without.
+        coordination = build_coordination(settings)
+        app.state.coordination = coordination
+        app.state.rate_limits = coordination.rate_limits
+        rasa = RasaClient(settings.rasa_urls, settings.rasa_token)
         app.state.rasa = rasa
         app.state.deliveries = Deliveries()
         # Push channels (Telegram, Zalo): replies go to the outbox with the transcript.
@@ -62,14 +66,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Escalation: cases, the handoff lock (in the relay) and the counsellor console.
         assert database.keyring is not None
         handoff = Handoff(database, rasa, app.state.deliveries, database.keyring,
-                          UserRefs.from_data_dir(settings.data_dir), settings)
+                          UserRefs.from_data_dir(settings.data_dir), settings, feed=coordination.feed)
         app.state.handoff = handoff
         app.state.console = console.ConsoleContext(database, handoff, settings, console.auth.LoginThrottle())
         tracker = TrackerStore(settings.rasa_tracker_url)  # Rasa's `events` table, for deleting only
         app.state.relay = Relay(
             database, rasa, settings.max_message_chars, on_replies=channels.reply_hook(outbox),
             handoff=handoff, forgetting=Forgetting(database, tracker),
-            log_message_text=settings.log_message_text,
+            log_message_text=settings.log_message_text, turn_locks=coordination.turn_locks,
         )
         waiting_watch = asyncio.create_task(handoff.watch(settings.queue_check_seconds))
         # Retention (bot/privacy/retention.py): purge now, then every RETENTION_CHECK_SECONDS.
@@ -90,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.retention.dispose()
             tracker.dispose()
             await rasa.aclose()
+            await coordination.aclose()
             database.dispose()
 
     app = FastAPI(
@@ -106,7 +111,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
-    app.state.rate_limits = ChannelLimits(settings.rate_limit_burst, settings.rate_limit_per_minute)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(SecurityHeaders)  # added last = outermost: on every response

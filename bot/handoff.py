@@ -9,13 +9,19 @@ hands them to the counsellor; nothing goes to Rasa. The lock is the case's row
 in the app database, so it survives a restart of the gateway. Rasa's tracker
 also gets `pause` when a counsellor takes the case and `resume` when it is
 closed (retried on the next message if Rasa was down then).
+
+Take and close hold the conversation's turn lock (bot/coordination/turn_locks.py,
+shared by every worker with Redis): take waits for a turn already talking to Rasa,
+so once it returns no bot reply can reach the child from any worker; close runs the
+check-in through Rasa without a turn of the child in between.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -31,6 +37,7 @@ from bot.cases.crypto import Keyring, UserRefs
 from bot.cases.feed import CaseFeed, Notice
 from bot.cases.hours import StaffedHours
 from bot.cases.models import Case, CaseStatus, Risk, Role, StaffUser
+from bot.coordination.turn_locks import LocalTurnLocks, TurnLocks, TurnLockTimeout, turn_key
 from bot.db import Database
 from bot.delivery import Deliveries
 from bot.messages import Inbound, StoredMessage
@@ -81,8 +88,10 @@ def wait_limits(settings: Settings) -> dict[Risk, int]:
 class Handoff:
     def __init__(self, database: Database, rasa: RasaClient, deliveries: Deliveries, keyring: Keyring,
                  user_refs: UserRefs, settings: Settings, feed: CaseFeed | None = None,
-                 alerts: StaffAlerts | None = None) -> None:
+                 alerts: StaffAlerts | None = None, turn_locks: TurnLocks | None = None) -> None:
         self._database = database
+        # The relay's turn locks (bind() takes them from the relay it is bound to).
+        self._turn_locks: TurnLocks = turn_locks or LocalTurnLocks()
         self._rasa = rasa
         self._deliveries = deliveries
         self.keyring = keyring
@@ -96,6 +105,7 @@ class Handoff:
     def bind(self, relay: Relay) -> None:
         """The relay stores and sends what we say to a person (so push channels get it too)."""
         self._relay = relay
+        self._turn_locks = relay.turn_locks  # one lock per conversation, shared with its turns
 
     # ---- called by the relay ------------------------------------------------------------
 
@@ -171,6 +181,10 @@ class Handoff:
     # ---- called by the console ------------------------------------------------------------
 
     async def take(self, case_id: int, staff_id: int) -> CaseRef:
+        async with self._conversation_turn(case_id):
+            return await self._take(case_id, staff_id)
+
+    async def _take(self, case_id: int, staff_id: int) -> CaseRef:
         def work(session: Session) -> tuple[CaseRef, str]:
             staff = _staff(session, staff_id)
             case = service.take(session, case_id, staff)
@@ -218,6 +232,10 @@ class Handoff:
         return ref
 
     async def close(self, case_id: int, staff_id: int, outcome: str) -> CaseRef:
+        async with self._conversation_turn(case_id):
+            return await self._close(case_id, staff_id, outcome)
+
+    async def _close(self, case_id: int, staff_id: int, outcome: str) -> CaseRef:
         def work(session: Session) -> tuple[CaseRef, str, bool]:
             actor = _staff(session, staff_id)
             case = service.load(session, case_id)
@@ -274,6 +292,17 @@ class Handoff:
             await asyncio.sleep(interval_seconds)
 
     # ---- helpers ----------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _conversation_turn(self, case_id: int) -> AsyncIterator[None]:
+        """Hold the turn lock of the case's conversation (waits for a turn in flight)."""
+        ref = await self._run_db(lambda s: _ref(s, service.load(s, case_id)))
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(self._turn_locks.hold(turn_key(ref.channel, ref.external_id)))
+            except TurnLockTimeout:
+                raise service.CaseError("Mây vẫn đang trả lời trẻ; bạn thử lại sau giây lát.") from None
+            yield
 
     async def _say(self, ref: CaseRef, text: str, sender: Sender) -> list[StoredMessage]:
         """Store a message for the person, deliver it (push channels), add it to the case."""

@@ -4,6 +4,9 @@ A token bucket per key (the conversation on its channel; for the web chat also
 the client address, whose bucket is larger since many people may share one):
 `burst` messages at once, refilled at `per_minute`. In memory, per process;
 keys idle long enough to be full again are forgotten, so memory stays bounded.
+With several gateway workers (REDIS_URL) the buckets live in Redis instead
+(bot/coordination/rate_limits.py, same interface), so a flood split across
+workers is limited once.
 
 - Web chat API: over the limit, 429 with Retry-After (nothing stored, nothing sent to Rasa).
   The address is the client's as uvicorn sees it: behind a reverse proxy on the same host,
@@ -18,8 +21,19 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 MAX_KEYS = 50_000
+
+
+class Limiter(Protocol):
+    def acquire(self, key: str) -> float: ...
+
+    def retry_after(self, key: str) -> int: ...
+
+
+# (name, burst, per_minute) -> a limiter; the name tells shared buckets apart.
+LimiterFactory = Callable[[str, int, float], Limiter]
 
 
 class RateLimiter:
@@ -56,12 +70,16 @@ class RateLimiter:
         }
 
 
+def in_memory(_name: str, burst: int, per_minute: float) -> Limiter:
+    return RateLimiter(burst, per_minute)
+
+
 class ChannelLimits:
-    """The limiters of one gateway process."""
+    """The limiters of the gateway: in memory (one process) unless `make` shares them."""
 
     # One address may be a school or a family behind one router.
     ADDRESS_FACTOR = 10
 
-    def __init__(self, burst: int, per_minute: int) -> None:
-        self.per_person = RateLimiter(burst, per_minute)
-        self.per_address = RateLimiter(burst * self.ADDRESS_FACTOR, per_minute * self.ADDRESS_FACTOR)
+    def __init__(self, burst: int, per_minute: int, make: LimiterFactory = in_memory) -> None:
+        self.per_person = make("person", burst, per_minute)
+        self.per_address = make("address", burst * self.ADDRESS_FACTOR, per_minute * self.ADDRESS_FACTOR)

@@ -4,10 +4,16 @@ store and return the replies.
 Channel adapters build an `Inbound` and render the `StoredMessage`s they get
 back; they know nothing about Rasa or the database. The handoff lock sits
 here, between storing the user's message and asking Rasa (bot/handoff.py).
+
+One turn of a conversation at a time: `handle` holds the conversation's turn
+lock (bot/coordination/turn_locks.py; across workers with Redis), so two messages
+of one conversation on two workers are handled one after the other, and a
+counsellor's "take" waits for the turn in flight.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,6 +22,7 @@ import anyio.to_thread
 from sqlalchemy.orm import Session
 
 from bot import replies, transcript
+from bot.coordination.turn_locks import LocalTurnLocks, TurnLocks, TurnLockTimeout, turn_key
 from bot.db import Database
 from bot.messages import GREETING_PAYLOAD, BotReply, Inbound, StoredMessage
 from bot.models import Conversation, Message, Sender
@@ -54,8 +61,10 @@ class Relay:
         handoff: Handoff | None = None,
         forgetting: Forgetting | None = None,
         log_message_text: bool = False,
+        turn_locks: TurnLocks | None = None,
     ) -> None:
         self._database = database
+        self.turn_locks = turn_locks or LocalTurnLocks()
         self._forgetting = forgetting  # "xóa dữ liệu của em" (bot/privacy/forget.py)
         self._log_message_text = log_message_text  # development only (LOG_MESSAGE_TEXT)
         self._rasa = rasa
@@ -67,6 +76,17 @@ class Relay:
 
     async def handle(self, inbound: Inbound) -> list[StoredMessage]:
         """Process one message; return the replies meant for the person, in order."""
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(self.turn_locks.hold(turn_key(inbound.channel, inbound.external_id)))
+            except TurnLockTimeout as error:
+                # Only a stuck worker holds a turn this long: answering beats waiting forever
+                # (a taken conversation stays silent anyway: the case row is read below).
+                logger.error("%s conversation: %s; handling the message anyway", inbound.channel, error)
+            return await self._handle(inbound)
+        raise AssertionError("unreachable")
+
+    async def _handle(self, inbound: Inbound) -> list[StoredMessage]:
         if self._log_message_text:
             # WARNING: the gateway configures no log handlers, so this reaches stderr as-is.
             logger.warning("LOG_MESSAGE_TEXT %s:%s text=%r payload=%r", inbound.channel, inbound.external_id,

@@ -1,0 +1,47 @@
+"""Choose the shared (Redis) or in-process implementations from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.cases.feed import CaseFeed
+from bot.coordination.feed_bus import RedisFeedBus
+from bot.coordination.rate_limits import RedisRateLimiter
+from bot.coordination.redis_connection import RedisConnection
+from bot.coordination.turn_locks import LocalTurnLocks, RedisTurnLocks, TurnLocks
+from bot.ratelimit import ChannelLimits
+from bot.settings import Settings
+
+
+@dataclass
+class Coordination:
+    rate_limits: ChannelLimits
+    turn_locks: TurnLocks
+    feed: CaseFeed = field(default_factory=CaseFeed)
+    connection: RedisConnection | None = None
+    bus: RedisFeedBus | None = None
+
+    @property
+    def shared(self) -> bool:
+        return self.connection is not None
+
+    async def aclose(self) -> None:
+        if self.bus is not None:
+            await self.bus.aclose()
+        if self.connection is not None:
+            await self.connection.aclose()
+
+
+def build(settings: Settings) -> Coordination:
+    """Call from the event loop that will use it (the gateway's lifespan): the
+    Redis pub/sub listener starts here."""
+    if not settings.redis_url:
+        return Coordination(ChannelLimits(settings.rate_limit_burst, settings.rate_limit_per_minute),
+                            LocalTurnLocks())
+    connection = RedisConnection(settings.redis_url, settings.redis_key_prefix)
+    limits = ChannelLimits(settings.rate_limit_burst, settings.rate_limit_per_minute,
+                           lambda name, burst, per_minute: RedisRateLimiter(connection, name, burst, per_minute))
+    feed = CaseFeed()
+    bus = RedisFeedBus(connection)
+    bus.attach(feed)
+    return Coordination(limits, RedisTurnLocks(connection), feed, connection, bus)
