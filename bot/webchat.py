@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bot.api_errors import ErrorBody, error_response
 from bot.messages import Inbound, StoredMessage
 from bot.models import PAYLOAD_MAX_CHARS
+from bot.ratelimit import ChannelLimits
 from bot.relay import Relay
 
 CHANNEL = "web"
@@ -28,6 +29,10 @@ CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 POLL_LIMIT = 100
 # Largest id a database integer column holds; larger `after` values are client bugs.
 MAX_MESSAGE_ID = 2**63 - 1
+# Polling has its own budget (a poll is not a message): the page asks every 4 s, 15 times a
+# minute; a conversation may poll 8 times that, one address 10 times more (ChannelLimits).
+POLL_BURST = 30
+POLL_PER_MINUTE = 120
 
 ConversationId = Annotated[
     str,
@@ -93,7 +98,7 @@ ERRORS = {
     400: {"model": ErrorBody, "description": "Invalid JSON, or a payload the bot did not offer."},
     413: {"model": ErrorBody, "description": "Request body too large."},
     422: {"model": ErrorBody, "description": "Invalid conversation id or request fields."},
-    429: {"model": ErrorBody, "description": "Too many messages: wait `Retry-After` seconds."},
+    429: {"model": ErrorBody, "description": "Too many messages or polls: wait `Retry-After` seconds."},
 }
 
 
@@ -111,7 +116,8 @@ ERRORS = {
 async def post_message(
     conversation_id: ConversationId, body: MessageIn, request: Request
 ) -> MessagesOut | JSONResponse:
-    limited = _rate_limited(request, conversation_id)
+    limited = _rate_limited(_send_limits(request), request, conversation_id,
+                            "Too many messages; wait a little before sending more.")
     if limited is not None:
         return limited
     inbound = Inbound(channel=CHANNEL, external_id=conversation_id, text=body.text, payload=body.payload)
@@ -126,20 +132,42 @@ async def post_message(
     description=(
         f"Messages from the bot, a counsellor or the system with id > `after`, oldest first, "
         f"at most {POLL_LIMIT}. The person's own messages are not included. An unknown "
-        "conversation has no messages."
+        "conversation has no messages. Polling faster than "
+        f"{POLL_PER_MINUTE} times a minute (bursts of {POLL_BURST}) gets 429 with `Retry-After`."
     ),
 )
 async def get_messages(
     conversation_id: ConversationId,
     request: Request,
     after: Annotated[int, Query(ge=0, le=MAX_MESSAGE_ID, description="Last id already shown.")] = 0,
-) -> MessagesOut:
+) -> MessagesOut | JSONResponse:
+    limited = _rate_limited(_poll_limits(request), request, conversation_id,
+                            "Too many requests; wait a little before asking again.")
+    if limited is not None:
+        return limited
     return _render(await _relay(request).replies_after(CHANNEL, conversation_id, after, POLL_LIMIT))
 
 
-def _rate_limited(request: Request, conversation_id: str) -> JSONResponse | None:
-    """429 when this conversation (or this client address) sends faster than allowed (bot/ratelimit.py)."""
-    limits = getattr(request.app.state, "rate_limits", None)
+def _send_limits(request: Request) -> ChannelLimits | None:
+    """The channels' per-person limits (bot/ratelimit.py); None = rate limiting is off."""
+    return getattr(request.app.state, "rate_limits", None)
+
+
+def _poll_limits(request: Request) -> ChannelLimits | None:
+    """The polling limits: `app.state.poll_limits` if the app set them (e.g. shared through
+    Redis), else in-process ones made on first use. Off when rate limiting is off."""
+    state = request.app.state
+    if _send_limits(request) is None:
+        return None
+    limits: ChannelLimits | None = getattr(state, "poll_limits", None)
+    if limits is None:
+        limits = state.poll_limits = ChannelLimits(POLL_BURST, POLL_PER_MINUTE)
+    return limits
+
+
+def _rate_limited(limits: ChannelLimits | None, request: Request, conversation_id: str,
+                  message: str) -> JSONResponse | None:
+    """429 when this conversation (or this client address) goes faster than `limits` allow."""
     if limits is None:
         return None
     wait = limits.per_person.retry_after(f"{CHANNEL}:{conversation_id}")
@@ -147,7 +175,7 @@ def _rate_limited(request: Request, conversation_id: str) -> JSONResponse | None
         wait = limits.per_address.retry_after(request.client.host)
     if not wait:
         return None
-    response = error_response(429, "rate_limited", "Too many messages; wait a little before sending more.")
+    response = error_response(429, "rate_limited", message)
     response.headers["Retry-After"] = str(wait)
     return response
 
