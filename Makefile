@@ -120,3 +120,11 @@ lock:
 
 clean:
 	rm -rf results .pytest_cache
+
+# Load benchmark (bench/load.py): N concurrent children through the full stack on
+# PostgreSQL and Redis, side by side with plain Rasa REST; prints the tables kept in
+# docs/performance.md. Minutes of full CPU: not part of `make test`.
+# BENCH_ARGS="--quick" for a short round; see `bench/load.py --help`.
+.PHONY: bench
+bench: setup
+	@MODEL=$$($(TRAIN)) && $(APP_PY) bench/load.py --model "$$MODEL" $(BENCH_ARGS)
