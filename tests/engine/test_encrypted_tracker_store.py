@@ -269,3 +269,29 @@ def test_outside_production_a_key_is_generated_once_with_mode_0600(
 
     save(sqlite_store(tmp_path / "tracker.db"), conversation("web:dev-key-aaaa"))
     assert texts(asyncio.run(sqlite_store(tmp_path / "tracker.db").retrieve("web:dev-key-aaaa"))) == [SECRET, REPLY]
+
+
+def test_rekey_puts_old_and_plain_rows_under_the_newest_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _key: str) -> None:
+    from bot.rasa_plugins import rekey
+
+    path = tmp_path / "tracker.db"
+    save(SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(path)), conversation("web:plain-legacy-aaa"))
+    save(sqlite_store(path), conversation("web:under-old-key-aaa"))
+    new_key = Fernet.generate_key().decode()
+    monkeypatch.setenv(KEYS_ENV, f"{new_key},{_key}")
+    save(sqlite_store(path), conversation("web:under-new-key-aaa"))
+
+    assert rekey.main([f"sqlite:///{path}"]) == 0
+    engine = sa.create_engine(f"sqlite:///{path}")
+    rows = raw_rows(engine)
+    assert len(rows) == 15
+    assert_no_plaintext(rows)
+    assert all(Fernet(new_key).decrypt(r["data"].encode()) for r in rows)
+    report = rekey.rekey(engine, rekey.EventCipher([new_key, _key]))
+    assert (report.rows, report.rewritten) == (15, 0)  # a second run has nothing to do
+    engine.dispose()
+
+    monkeypatch.setenv(KEYS_ENV, new_key)  # the old key can go now
+    for sender in ("web:plain-legacy-aaa", "web:under-old-key-aaa", "web:under-new-key-aaa"):
+        assert texts(asyncio.run(sqlite_store(path).retrieve(sender))) == [SECRET, REPLY]

@@ -1,0 +1,65 @@
+"""Rasa's tracker store encrypts what a child writes (bot/rasa_plugins/tracker_store.py, loaded
+from endpoints.yml by the real Rasa 3.6 server of the stack), and Rasa still answers in context.
+
+Rasa's SQLTrackerStore keeps no tracker in memory: every turn reads the conversation back
+from the database, so the second turn below is answered from decrypted events.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import stat
+
+import pytest
+
+from bot.replies import RASA_UNAVAILABLE
+from scripts.stack import Stack
+from tests.e2e.e2e_support import tracker
+from webchat_support import new_conversation, send
+
+pytestmark = pytest.mark.e2e
+
+# A disclosure (sets the risk slots), with a phone number and a street in it.
+DISCLOSURE = "bo em danh em dau lam, em so lam. so dien thoai cua em la 0987654321, nha em o ngo 45 Hang Bac"
+FOLLOW_UP = "em phải làm sao bây giờ, chú Tư ở nhà suốt"
+SECRETS = ("0987654321", "Hang Bac", "danh em dau lam", "chú Tư", "ch\\u00fa T\\u01b0", "phải làm sao",
+           "ph\\u1ea3i l\\u00e0m")
+
+
+def test_the_tracker_database_holds_no_plaintext_and_rasa_answers_in_context(stack: Stack) -> None:
+    conversation = new_conversation()
+    sender = f"web:{conversation}"
+
+    first = send(stack, conversation, text=DISCLOSURE)
+    assert any("111" in r["text"] for r in first), first  # the safety reply
+    risk_after_first = tracker(stack, sender)["slots"].get("risk_level")
+    assert risk_after_first, "the disclosure set no risk level"
+
+    second = send(stack, conversation, text=FOLLOW_UP)
+    assert second and RASA_UNAVAILABLE not in [r["text"] for r in second]
+
+    # Rasa read turn 1 back from the encrypted rows: its text, its risk slot, in order.
+    state = tracker(stack, sender)
+    assert [e["text"] for e in state["events"] if e["event"] == "user"] == [DISCLOSURE, FOLLOW_UP]
+    assert state["slots"].get("risk_level") == risk_after_first
+
+    # The database file itself: no message text, no phone number, no address, in any form.
+    path = stack.data_dir / "rasa_tracker.db"
+    raw = path.read_bytes()
+    for journal in path.parent.glob("rasa_tracker.db-*"):  # a journal / WAL if one is left
+        raw += journal.read_bytes()
+    for secret in SECRETS:
+        assert secret.encode("utf-8") not in raw, secret
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT type_name, intent_name, action_name, data FROM events WHERE sender_id = ?",
+                          (sender,)).fetchall()
+    assert len(rows) >= 6
+    assert all(data.startswith("gAAAAA") for *_, data in rows)  # Fernet tokens
+    clear = json.dumps([r[:3] for r in rows], ensure_ascii=False)
+    assert not [s for s in SECRETS if s in clear]
+    assert {"user", "bot", "action"} <= {r[0] for r in rows}
+
+    # The development key was generated once into DATA_DIR/secrets, readable by the service only.
+    key_file = stack.data_dir / "secrets" / "tracker_keys"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
