@@ -11,6 +11,7 @@ write the transcript, the outbox or stored webhook updates.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# pg_advisory_xact_lock key of "the schema is being migrated" (any constant the app owns).
+MIGRATION_LOCK_KEY = 0x7E_E0_0007
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -84,15 +87,42 @@ def make_engine(url: str) -> Engine:
 
 
 def migrate(database: Database) -> None:
-    """Bring the schema to the newest Alembic revision (idempotent; bot/migrations)."""
+    """Bring the schema to the newest Alembic revision (idempotent; bot/migrations).
+
+    Several workers start at once against one database: each migrates under a lock,
+    so one applies the revisions and the others, once it has committed, find the
+    schema at head and do nothing. PostgreSQL: a transaction-level advisory lock,
+    released with the migration's commit. SQLite (one machine): an exclusive lock
+    on a file beside the database.
+    """
     from alembic import command  # imported here: only start-up and init_data need Alembic
 
-    with database.engine.begin() as connection:
+    with _sqlite_file_lock(database.url), database.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         config = alembic_config(database.url)
         config.attributes["connection"] = connection
         config.attributes["keyring"] = database.keyring  # 0004 encrypts existing messages
         # "head", not "heads": two unmerged histories must fail loudly, not half-apply.
         command.upgrade(config, "head")
+
+
+@contextmanager
+def _sqlite_file_lock(url: str) -> Iterator[None]:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    lock_path = Path(parsed.database).with_name(Path(parsed.database).name + ".migrate-lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+    finally:
+        os.close(fd)
 
 
 def alembic_config(url: str) -> Config:

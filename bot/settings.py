@@ -12,6 +12,7 @@ Tests build their own with `load_settings({...})` and pass them explicitly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -166,17 +167,22 @@ def read_or_create_token(data_dir: Path, name: str = TOKEN_FILE_NAME) -> str:
     secrets_dir = data_dir / "secrets"
     secrets_dir.mkdir(exist_ok=True, mode=0o700)
     path = secrets_dir / name
-    try:
-        # O_EXCL: when two processes start at once, exactly one writes the token.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        token = path.read_text(encoding="utf-8").strip()
-        if not token:
-            raise SettingsError(f"{path} is empty; delete it or set RASA_TOKEN") from None
-        return token
-    token = secrets.token_urlsafe(32)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
+    if not path.exists():
+        # Written under a temporary name, then linked into place (atomic, fails if the
+        # file exists): when two processes start at once exactly one token wins, and
+        # nobody reads a half-written file.
+        temporary = secrets_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secrets.token_urlsafe(32) + "\n")
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+    token = path.read_text(encoding="utf-8").strip()
+    if not token:
+        raise SettingsError(f"{path} is empty; delete it or set RASA_TOKEN")
     return token
 
 

@@ -112,6 +112,13 @@ def _add(
     payload: str | None,
 ) -> Message:
     now = utc_now()
+    # The conversation's row first: on PostgreSQL this locks it until commit, so the
+    # message ids of one conversation are handed out in commit order even when two
+    # workers write to it at once. Clients poll with `after=<last id seen>`; an id
+    # taken before another's but committed after it would never be shown.
+    session.execute(
+        update(Conversation).where(Conversation.id == conversation.id).values(last_activity=now)
+    )
     message = Message(
         conversation_id=conversation.id,
         sender=sender,
@@ -134,7 +141,4 @@ def _add(
                     created_at=now,
                 )
             )
-    session.execute(
-        update(Conversation).where(Conversation.id == conversation.id).values(last_activity=now)
-    )
     return message

@@ -102,12 +102,25 @@ class UserRefs:
 
 
 def _create_private_file(path: Path, content: str) -> bool:
-    """Write `content` to a new file with mode 0600; False if it already exists."""
-    try:
-        # O_EXCL: when two processes start at once, exactly one writes the file.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    """Write `content` to a new file with mode 0600; False if it already exists.
+
+    Written under a temporary name, then linked into place: when two processes
+    start at once exactly one creates the file, and the other never reads it
+    half-written (an empty key file would give it a key of its own).
+    """
+    if path.exists():
         return False
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(content)
-    return True
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)  # atomic, and fails if the file exists
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        temporary.unlink(missing_ok=True)

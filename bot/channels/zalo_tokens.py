@@ -11,6 +11,12 @@ Inside the lock, a process first checks whether someone else already replaced
 the token that failed; only if not does it call Zalo, and it saves the new
 pair in the same transaction. Within one process an asyncio lock lets
 concurrent senders wait for the one refresh instead of queueing on the database.
+
+With several gateway workers on PostgreSQL this row lock is already the
+cross-process single-flight, and it is the right place for it: the token pair
+is durable state (a refresh token used up and not saved locks the OA out), so
+it is decided and saved in one database transaction, not under a Redis lock
+that could expire or vanish between Zalo's answer and the save.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from datetime import datetime, timedelta
 import anyio.to_thread
 import httpx
 from sqlalchemy import Boolean, DateTime, Engine, String, Text, event, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.db import Database, make_engine
@@ -70,9 +77,14 @@ class ZaloTokens:
         (newer) pair: the configured refresh token has been used up by then."""
         with self._database.session() as session:
             for oa_id, account in self._accounts.items():
-                if session.get(ZaloToken, oa_id) is None:
-                    session.add(ZaloToken(oa_id=oa_id, access_token=account.access_token,
-                                          refresh_token=account.refresh_token, updated_at=utc_now()))
+                if session.get(ZaloToken, oa_id) is not None:
+                    continue
+                try:
+                    with session.begin_nested():  # two workers starting at once: one row wins
+                        session.add(ZaloToken(oa_id=oa_id, access_token=account.access_token,
+                                              refresh_token=account.refresh_token, updated_at=utc_now()))
+                except IntegrityError:
+                    pass
 
     async def access_token(self, oa_id: str) -> str:
         row = await anyio.to_thread.run_sync(self._read, oa_id)
