@@ -25,6 +25,7 @@ from bot.body_limit import BodySizeLimit
 from bot.cases.crypto import UserRefs
 from bot.console import routes as console
 from bot.coordination import build as build_coordination
+from bot.coordination.job_lock import one_at_a_time
 from bot.db import Database, migrate
 from bot.delivery import Deliveries
 from bot.handoff import Handoff
@@ -77,7 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         waiting_watch = asyncio.create_task(handoff.watch(settings.queue_check_seconds))
         # Retention (bot/privacy/retention.py): purge now, then every RETENTION_CHECK_SECONDS.
-        app.state.retention = Retention.from_settings(database, settings)
+        app.state.retention = retention = Retention.from_settings(database, settings)
+        # Every worker runs the loop; each pass runs alone (bot/coordination/job_lock.py). Two
+        # names: a purge carries out pending forgets too, and must not wait for itself.
+        retention.purge = one_at_a_time(database, "retention", retention.purge)  # type: ignore[method-assign]
+        retention.apply_pending_forgets = one_at_a_time(  # type: ignore[method-assign]
+            database, "forget", retention.apply_pending_forgets)
         retention_job = asyncio.create_task(app.state.retention.run(settings.retention_check_seconds))
         try:
             async with channels.run_channels(

@@ -37,6 +37,7 @@ from bot.cases.crypto import Keyring, UserRefs
 from bot.cases.feed import CaseFeed, Notice
 from bot.cases.hours import StaffedHours
 from bot.cases.models import Case, CaseStatus, Risk, Role, StaffUser
+from bot.coordination.job_lock import lock_in_transaction
 from bot.coordination.turn_locks import LocalTurnLocks, TurnLocks, TurnLockTimeout, turn_key
 from bot.db import Database
 from bot.delivery import Deliveries
@@ -262,6 +263,8 @@ class Handoff:
         now = now or utc_now()
 
         def work(session: Session) -> list[tuple[CaseRef, int]]:
+            # Every worker watches; one pass at a time, so a late case is announced once.
+            lock_in_transaction(session, "queue-watch")
             late = service.overdue(session, self.limits, now)
             found = []
             for case in late:
