@@ -20,11 +20,13 @@ from webchat_support import new_conversation, send
 
 pytestmark = pytest.mark.e2e
 
-# A disclosure (sets the risk slots), with a phone number and a street in it.
+# A disclosure (sets the risk and perpetrator slots), with a phone number and a street in it.
 DISCLOSURE = "bo em danh em dau lam, em so lam. so dien thoai cua em la 0987654321, nha em o ngo 45 Hang Bac"
-FOLLOW_UP = "em phải làm sao bây giờ, chú Tư ở nhà suốt"
-SECRETS = ("0987654321", "Hang Bac", "danh em dau lam", "chú Tư", "ch\\u00fa T\\u01b0", "phải làm sao",
-           "ph\\u1ea3i l\\u00e0m")
+# A follow-up naming nobody: what turn 1 set must still be there after it.
+FOLLOW_UP = "em phải làm sao bây giờ, tối nay em sợ về nhà lắm"
+PLAIN = ("0987654321", "Hang Bac", "danh em dau lam", "phải làm sao", "sợ về nhà")
+# As written in UTF-8, and as JSON escapes them (Rasa's json.dumps uses \uXXXX).
+SECRETS = PLAIN + tuple(json.dumps(s)[1:-1] for s in PLAIN)
 
 
 def test_the_tracker_database_holds_no_plaintext_and_rasa_answers_in_context(stack: Stack) -> None:
@@ -33,16 +35,17 @@ def test_the_tracker_database_holds_no_plaintext_and_rasa_answers_in_context(sta
 
     first = send(stack, conversation, text=DISCLOSURE)
     assert any("111" in r["text"] for r in first), first  # the safety reply
-    risk_after_first = tracker(stack, sender)["slots"].get("risk_level")
-    assert risk_after_first, "the disclosure set no risk level"
+    after_first = tracker(stack, sender)["slots"]
+    assert after_first.get("risk_level") and after_first.get("perpetrator"), after_first
 
     second = send(stack, conversation, text=FOLLOW_UP)
     assert second and RASA_UNAVAILABLE not in [r["text"] for r in second]
 
-    # Rasa read turn 1 back from the encrypted rows: its text, its risk slot, in order.
+    # Rasa read turn 1 back from the encrypted rows to answer turn 2: its text and what it set.
     state = tracker(stack, sender)
     assert [e["text"] for e in state["events"] if e["event"] == "user"] == [DISCLOSURE, FOLLOW_UP]
-    assert state["slots"].get("risk_level") == risk_after_first
+    # (risk slots are re-triaged every turn; the perpetrator is only set from an entity)
+    assert state["slots"].get("perpetrator") == after_first["perpetrator"]
 
     # The database file itself: no message text, no phone number, no address, in any form.
     path = stack.data_dir / "rasa_tracker.db"
