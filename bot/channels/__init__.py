@@ -67,6 +67,15 @@ async def run_channels(app: FastAPI, settings: Settings, database: Database, rel
         app.state.zalo = zalo.ZaloChannel(accounts, relay, outbox, intake, database)
         deliveries.register(zalo.CHANNEL, zalo.ZaloSender(outbox))
         channels.append(app.state.zalo)
+    # Several workers (REDIS_URL): the platforms' rate limits are paced together.
+    coordination = getattr(app.state, "coordination", None)
+    for name, channel, per_chat, overall in (
+        ("telegram", getattr(app.state, "telegram", None), telegram.PER_CHAT_INTERVAL, telegram.OVERALL_PER_SECOND),
+        ("zalo", getattr(app.state, "zalo", None), 0.0, zalo.OVERALL_PER_SECOND),
+    ):
+        pacer = coordination.send_pacer(name, per_chat, overall) if coordination is not None else None
+        if channel is not None and pacer is not None:
+            channel.limiter = pacer
     if not channels:
         yield
         return

@@ -1,4 +1,6 @@
 """Choose the shared (Redis) or in-process implementations from the settings."""
+# Also: bot/coordination/job_lock.py (periodic jobs, one worker at a time) decides in
+# the app database, with or without Redis.
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from bot.cases.feed import CaseFeed
 from bot.coordination.feed_bus import RedisFeedBus
 from bot.coordination.rate_limits import RedisRateLimiter
 from bot.coordination.redis_connection import RedisConnection
+from bot.coordination.send_pacing import RedisSendPacer
 from bot.coordination.turn_locks import LocalTurnLocks, RedisTurnLocks, TurnLocks
 from bot.ratelimit import ChannelLimits
 from bot.settings import Settings
@@ -24,6 +27,12 @@ class Coordination:
     @property
     def shared(self) -> bool:
         return self.connection is not None
+
+    def send_pacer(self, channel: str, per_key_interval: float, overall_per_second: int) -> RedisSendPacer | None:
+        """A platform's send pacing shared by the workers; None in one process (the channel keeps its own)."""
+        if self.connection is None:
+            return None
+        return RedisSendPacer(self.connection, channel, per_key_interval, overall_per_second)
 
     async def aclose(self) -> None:
         if self.bus is not None:
