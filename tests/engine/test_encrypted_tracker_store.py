@@ -295,3 +295,30 @@ def test_rekey_puts_old_and_plain_rows_under_the_newest_key(
     monkeypatch.setenv(KEYS_ENV, new_key)  # the old key can go now
     for sender in ("web:plain-legacy-aaa", "web:under-old-key-aaa", "web:under-new-key-aaa"):
         assert texts(asyncio.run(sqlite_store(path).retrieve(sender))) == [SECRET, REPLY]
+
+
+def test_the_real_rasa_server_in_production_without_keys_exits(tmp_path: Path) -> None:
+    """`rasa run` itself: the error stops the server (Rasa falls back to an in-memory store only
+    on ImportError / AttributeError, which this is not)."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != KEYS_ENV}
+    env.update(BOT_ENV="production", DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(REPO),
+               RASA_TELEMETRY_ENABLED="false", RASA_TRACKER_DB=str(tmp_path / "tracker.db"),
+               ACTION_SERVER_URL="http://127.0.0.1:1/webhook")
+    # Without a model file `rasa run` exits 0 at once; the store is created before the model is read.
+    (tmp_path / "placeholder.tar.gz").touch()
+    result = subprocess.run(
+        [sys.executable, "-m", "rasa", "run", "--model", "placeholder.tar.gz",
+         "--endpoints", str(REPO / "endpoints.yml"),
+         "-i", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode != 0
+    assert "TrackerKeyError" in result.stdout + result.stderr
+    assert not (tmp_path / "tracker.db").exists() and not (tmp_path / "data").exists()
