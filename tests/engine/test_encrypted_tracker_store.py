@@ -322,3 +322,20 @@ def test_the_real_rasa_server_in_production_without_keys_exits(tmp_path: Path) -
     assert result.returncode != 0
     assert "TrackerKeyError" in result.stdout + result.stderr
     assert not (tmp_path / "tracker.db").exists() and not (tmp_path / "data").exists()
+
+
+def test_the_plugins_import_nothing_from_the_app_environment() -> None:
+    """Rasa's environment has rasa, its dependencies and cryptography; not FastAPI, not bot.*."""
+    import ast
+    import sys
+
+    allowed = {"rasa", "cryptography", "sqlalchemy", "bot"} | set(sys.stdlib_module_names)
+    for module in sorted((REPO / "bot" / "rasa_plugins").glob("*.py")):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{module.name} imports {name}"
+                if name.startswith("bot"):
+                    assert name.startswith("bot.rasa_plugins"), f"{module.name} imports {name}"
