@@ -24,7 +24,7 @@ from bot.api_errors import install_error_handlers
 from bot.body_limit import BodySizeLimit
 from bot.cases.crypto import UserRefs
 from bot.console import routes as console
-from bot.coordination import build as build_coordination
+from bot.coordination.build import build as build_coordination
 from bot.coordination.job_lock import one_at_a_time
 from bot.db import Database, migrate
 from bot.delivery import Deliveries

@@ -14,10 +14,8 @@ and may be restarted or flushed at any time; losing it must not lose a child's m
 un-silence a conversation a counsellor has taken. So everything here fails open: if Redis is
 unreachable, limits and locks fall back to what one process can do, and a taken conversation
 stays silent because every worker reads the case row before asking Rasa.
+
+`bot.coordination.build.build(settings)` chooses the implementations. This package
+file imports nothing, so the relay can import its turn locks without a cycle.
 """
 
-from __future__ import annotations
-
-from bot.coordination.build import Coordination, build
-
-__all__ = ["Coordination", "build"]
