@@ -282,6 +282,15 @@ def print_report(report_: Report, args: argparse.Namespace, model: Path) -> None
                  else "" for n in names]
         print(f"| {phase.label} | " + " | ".join(cells) + f" | {phase.client_cpu:.1f} s |")
 
+    print("\nCPU milliseconds per answered message, by kind of process (the cost of one turn):\n")
+    kinds = sorted({_kind(n) for n in names})
+    print("| phase | " + " | ".join(kinds) + " |")
+    print("|---|" + "---|" * len(kinds))
+    for phase in all_phases:
+        answered = len(phase.result.latencies) or 1
+        per_kind = {k: sum(u.cpu_seconds for n, u in phase.usage.items() if _kind(n) == k) for k in kinds}
+        print(f"| {phase.label} | " + " | ".join(f"{per_kind[k] * 1000 / answered:.0f}" for k in kinds) + " |")
+
     if report_.saturation:
         print("\nSaturation (no think time, "
               f"{args.saturate} children), one versus two Rasa processes:\n")
@@ -304,6 +313,11 @@ def print_report(report_: Report, args: argparse.Namespace, model: Path) -> None
         print(f"- resident memory at rest, {name}: {rss:.0f} MiB")
     if report_.profile:
         print("\nProfile of the saturated gateway run (stdlib sampler, bench/profiling/):" + report_.profile)
+
+
+def _kind(process_name: str) -> str:
+    """"rasa-1" -> "rasa", "gateway-0" -> "gateway": replicas of one kind added together."""
+    return process_name.partition("-")[0]
 
 
 def _errors(result: PhaseResult) -> str:
