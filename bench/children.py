@@ -93,8 +93,12 @@ class GatewayWebChat(Target):
         response = await http.post(f"{base_url}/api/webchat/{conversation}/messages", json={"text": text})
         if response.status_code != 200:
             raise RuntimeError(f"HTTP {response.status_code}")
-        if not response.json().get("messages"):
+        messages = response.json().get("messages") or []
+        if not messages:
             raise RuntimeError("no reply")
+        # A "system" reply alone is the gateway apologising (e.g. Rasa timed out): not an answer.
+        if not any(m.get("sender") == "bot" for m in messages):
+            raise RuntimeError("apology instead of an answer")
 
 
 class PlainRasaRest(Target):
