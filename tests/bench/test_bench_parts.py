@@ -57,23 +57,24 @@ def test_nearest_rank_percentiles() -> None:
 
 
 def test_the_sampler_counts_a_process_trees_cpu_and_memory() -> None:
-    # A parent whose child burns CPU and holds 64 MiB: both belong to the parent's tree.
-    code = ("import subprocess, sys, time\n"
-            "child = subprocess.Popen([sys.executable, '-c', "
-            "'b = bytearray(64 * 2**20)\\nimport time\\nend = time.time() + 1.5\\nwhile time.time() < end: pass\\n"
-            "time.sleep(30)'])\n"
-            "time.sleep(30)\n")
-    parent = subprocess.Popen([sys.executable, "-c", code])
+    # A parent whose child holds 64 MiB and burns 0.6 s of CPU (however long that takes on a
+    # busy machine), then says so on the stdout it shares with the parent: both are one tree.
+    burn = ("b = bytearray(64 * 2**20)\nimport time\n"
+            "while time.process_time() < 0.6: pass\n"
+            "print('burnt', flush=True)\ntime.sleep(60)\n")
+    code = f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {burn!r}])\ntime.sleep(60)\n"
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         sampler = StackSampler(lambda: {"worker": parent.pid}, interval=0.1)
         try:
             sampler.begin()
-            time.sleep(2.5)
+            assert parent.stdout is not None and parent.stdout.readline().strip() == "burnt"
+            time.sleep(0.3)  # at least one sample after the memory is in use
             usage = sampler.end()["worker"]
         finally:
             sampler.close()
         assert len(process_tree(parent.pid)) == 2
-        assert usage.cpu_seconds > 0.8
+        assert 0.5 < usage.cpu_seconds < 5
         assert usage.peak_rss_mib > 64
         assert cpu_seconds(process_tree(parent.pid)) >= usage.cpu_seconds
     finally:
