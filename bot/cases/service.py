@@ -337,6 +337,8 @@ def due_forgets(session: Session, closed_before: datetime) -> list[Case]:
         select(Case).where(Case.id.in_(requested), Case.id.not_in(applied),
                            Case.status.not_in(OPEN_STATUSES), Case.conversation_id.not_in(still_open))
         .order_by(Case.id)
+        # Several gateway workers run this job: one takes a case, the others skip it (PostgreSQL).
+        .with_for_update(skip_locked=True, of=Case)
     ).all()
     return [c for c in candidates if as_utc(c.closed_at or c.declined_at or c.updated_at) < as_utc(closed_before)]
 

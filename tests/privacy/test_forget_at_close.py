@@ -185,3 +185,31 @@ def test_the_grace_period_lets_the_goodbye_arrive_first(world: dict[str, Any]) -
     assert forget.apply_pending(world["db"], tracker, now=closed_at + timedelta(seconds=30), grace=grace) == 0
     assert forget.apply_pending(world["db"], tracker, now=closed_at + timedelta(seconds=61), grace=grace) == 1
     tracker.dispose()
+
+
+def test_pending_requests_on_both_databases(database: Database, tmp_path: Path, make_tracker) -> None:  # type: ignore[no-untyped-def]
+    """The queries of `apply_pending` on SQLite and PostgreSQL (row locks there), without the app."""
+    now = utc_now()
+    with database.session() as session:
+        conversation = transcript.get_or_create_conversation(session, "zalo", "oa:4242")
+        transcript.add_user_message(session, conversation, DISCLOSURE)
+        case = service.open_case(session, conversation, service.HandoffRequest(Risk.HIGH, "abuse", Consent.GIVEN),
+                                 "ref", out_of_hours=False, now=now).case
+        service.request_forget(session, case, now)
+        service.request_forget(session, case, now)
+        case_id = case.id
+    tracker = TrackerStore(f"sqlite:///{make_tracker({'zalo:oa:4242': now.timestamp()})}")
+    assert forget.apply_pending(database, tracker, now=now + DAY) == 0  # still open
+
+    with database.session() as session:
+        case = session.get(Case, case_id)
+        case.status, case.closed_at = CaseStatus.CLOSED, now
+    assert forget.apply_pending(database, tracker, now=now + DAY) == 1
+    assert forget.apply_pending(database, tracker, now=now + DAY) == 0
+    with database.session() as session:
+        kinds = session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case_id)).all()
+        assert kinds.count(service.FORGET_REQUESTED) == 1 and kinds.count(service.FORGET_APPLIED) == 1
+        assert transcript.find_conversation(session, "zalo", "oa:4242") is None
+        assert session.scalar(select(func.count()).select_from(Message)) == 0
+    assert tracker.delete(["zalo:oa:4242"]) == 0  # already gone
+    tracker.dispose()
