@@ -339,3 +339,27 @@ def test_the_plugins_import_nothing_from_the_app_environment() -> None:
                 assert name.split(".")[0] in allowed, f"{module.name} imports {name}"
                 if name.startswith("bot"):
                     assert name.startswith("bot.rasa_plugins"), f"{module.name} imports {name}"
+
+
+@pytest.mark.postgres
+def test_rekey_on_postgresql(postgres_url: str, monkeypatch: pytest.MonkeyPatch, _key: str) -> None:
+    from bot.rasa_plugins import rekey
+
+    url = sa.engine.make_url(postgres_url)
+    plain = SQLTrackerStore(DOMAIN, dialect="postgresql", host=url.host, port=url.port, db=url.database,
+                            username=url.username)
+    save(plain, conversation("telegram:legacy-pg"))
+    plain.engine.dispose()
+    new_key = Fernet.generate_key().decode()
+    monkeypatch.setenv(KEYS_ENV, f"{new_key},{_key}")
+    # The gateway's spelling of the URL (postgresql+psycopg://) is accepted too.
+    assert rekey.main([postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)]) == 0
+
+    monkeypatch.setenv(KEYS_ENV, new_key)
+    store = EncryptedSQLTrackerStore(DOMAIN, dialect="postgresql", host=url.host, port=url.port,
+                                     db=url.database, username=url.username)
+    try:
+        assert_no_plaintext(raw_rows(store.engine))
+        assert texts(asyncio.run(store.retrieve("telegram:legacy-pg"))) == [SECRET, REPLY]
+    finally:
+        store.engine.dispose()
