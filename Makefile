@@ -25,7 +25,7 @@ TRAIN = $(ENGINE_PY) scripts/train_model.py --out $(MODEL_DIR)
 
 
 .PHONY: netguard-start netguard-check
-.PHONY: help setup train run demo test test-engine test-app validate conversation-tests \
+.PHONY: help setup train run demo test test-engine test-app test-scale validate conversation-tests \
         predict eval ask ask-batch audit lock clean
 
 help:
@@ -81,6 +81,11 @@ conversation-tests: setup
 
 test-app: setup
 	@MODEL=$$($(TRAIN)) && MODEL="$$MODEL" $(APP_PY) -m pytest -q tests --ignore=tests/nlu --ignore=tests/engine
+
+# Only the multi-process tests (two Rasa servers and two gateway workers on PostgreSQL
+# and Redis, tests/scale); `make test` runs them too, with everything else.
+test-scale: setup
+	@MODEL=$$($(TRAIN)) && MODEL="$$MODEL" $(APP_PY) -m pytest -q tests/scale
 
 predict: setup
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make predict IN=<messages.yml> OUT=<predictions.jsonl>"; exit 2; }

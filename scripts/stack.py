@@ -1,10 +1,10 @@
-"""Start and supervise the bot's three processes, all on 127.0.0.1.
+"""Start and supervise the bot's processes, all on 127.0.0.1.
 
-    <app python> scripts/stack.py --model models/<name>.tar.gz
+    <app python> scripts/stack.py --model models/<name>.tar.gz [--rasa-processes N] [--gateway-workers N]
 
 1. action server   <app python> -m rasa_sdk --actions actions         ACTIONS_PORT (5055)
-2. Rasa server     <engine python> -m rasa run --enable-api ...       RASA_PORT (5005)
-3. gateway         <app python> -m uvicorn --factory bot.app:create_app  BOT_PORT (8000)
+2. Rasa server(s)  <engine python> -m rasa run --enable-api ...       RASA_PORT (5005), +1, +2, ...
+3. gateway(s)      <app python> -m uvicorn --factory bot.app:create_app  BOT_PORT (8000), +1, +2, ...
 
 Waits until each is ready (action server `/health`; Rasa `/status`, with the
 token, shows the model loaded; gateway `/readyz`), prints the web chat
@@ -12,10 +12,24 @@ address, and on Ctrl-C or SIGTERM stops every process it started, each in
 its own process group, so nothing is left behind. If one of them dies, the
 others are stopped too and the tail of its log is printed.
 
-Also a library, used by the end-to-end tests:
+One Rasa server and one gateway on SQLite files in DATA_DIR is the laptop
+set-up (`make run`). Several Rasa servers or gateway workers serve the same
+conversations only with shared state: APP_DATABASE_URL and RASA_TRACKER_URL
+on PostgreSQL and REDIS_URL (the lock store that serialises one conversation
+across Rasa servers, and the gateways' shared state). Then Rasa gets an
+endpoints file written into DATA_DIR at start (`rasa_endpoints.yml`: the
+repository's endpoints.yml with the tracker store on RASA_TRACKER_URL and a
+Redis lock store), and the gateways get RASA_URLS with every Rasa server.
+
+Also a library, used by the end-to-end and scale tests:
 
     with Stack(model=..., rasa_port=..., actions_port=..., bot_port=..., data_dir=tmp) as stack:
         httpx.post(stack.bot_url + "/api/webchat/.../messages", json={"text": "xin chào"})
+
+    Stack(..., rasa_processes=2, gateway_workers=2, redis_url="redis://127.0.0.1:6379/3",
+          app_database_url="postgresql+psycopg://postgres@127.0.0.1:5432/app",
+          rasa_tracker_url="postgresql+psycopg://postgres@127.0.0.1:5432/tracker")
+    stack.bot_urls, stack.rasa_urls, stack.kill_rasa(1), stack.processes_info()
 """
 
 from __future__ import annotations
@@ -36,8 +50,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script: make `bot` importable
@@ -50,6 +66,14 @@ DEFAULT_PORTS = {"RASA_PORT": 5005, "ACTIONS_PORT": 5055, "BOT_PORT": 8000}
 # Loading TensorFlow and the model takes a while on 2 cores.
 DEFAULT_STARTUP_TIMEOUT = 300.0
 STOP_GRACE_SECONDS = 15.0
+# Written into DATA_DIR when Rasa's stores are shared (PostgreSQL tracker, Redis lock store).
+GENERATED_ENDPOINTS = "rasa_endpoints.yml"
+# Rasa's Redis lock store only accepts an alphanumeric key prefix (it adds ":lock:").
+DEFAULT_LOCK_KEY_PREFIX = "treem"
+# A Rasa server that dies mid-turn keeps holding that conversation's lock until the
+# lock expires (Rasa's default: 60 s); the other server takes the retried turn only
+# then. 20 s is within the gateway's Rasa timeout (30 s), and far above one turn.
+TICKET_LOCK_LIFETIME_SECONDS = 20
 
 # Rasa only takes the API token on its command line, where every local user can
 # read it (ps). This launcher adds it from the environment inside the process,
@@ -110,26 +134,66 @@ class Stack:
         extra_env: Mapping[str, str] | None = None,
         extra_pythonpath: Sequence[str | Path] = (),
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+        rasa_processes: int = 1,
+        gateway_workers: int = 1,
+        app_database_url: str | None = None,
+        rasa_tracker_url: str | None = None,
+        redis_url: str | None = None,
     ) -> None:
         self.repo = Path(repo).resolve()
         self.model = Path(model).resolve()
         if not self.model.is_file():
             raise StackError(f"model file not found: {self.model}")
+        if rasa_processes < 1 or gateway_workers < 1:
+            raise StackError("at least one Rasa process and one gateway worker are needed")
+        if rasa_processes > 1 and not redis_url:
+            # Without a shared lock store two Rasa servers could both work on one
+            # conversation at once and lose one of the two turns' events.
+            raise StackError("several Rasa processes need REDIS_URL (their shared lock store)")
+        if (rasa_processes > 1 or gateway_workers > 1) and _is_sqlite(app_database_url, rasa_tracker_url):
+            raise StackError("several Rasa processes or gateway workers need APP_DATABASE_URL and "
+                             "RASA_TRACKER_URL on a database server (PostgreSQL), not SQLite files")
         self.engine_python = engine_python or default_python("engine")
         self.app_python = app_python or default_python("app")
         self.data_dir = Path(data_dir or os.environ.get("DATA_DIR") or self.repo / "var").resolve()
-        self.ports = {"rasa": rasa_port, "actions": actions_port, "gateway": bot_port}
+        self.rasa_processes, self.gateway_workers = rasa_processes, gateway_workers
+        self.app_database_url = app_database_url or f"sqlite:///{self.data_dir / 'app.db'}"
+        self.rasa_tracker_url = rasa_tracker_url or f"sqlite:///{self.data_dir / 'rasa_tracker.db'}"
+        self.redis_url = redis_url or ""
+        # Process name -> port. One of a kind keeps its plain name ("rasa", "gateway").
+        self.ports = {
+            **_numbered("rasa", rasa_port, rasa_processes),
+            "actions": actions_port,
+            **_numbered("gateway", bot_port, gateway_workers),
+        }
         self.startup_timeout = startup_timeout
         self.log_dir = self.data_dir / "logs"
         self.token = os.environ.get("RASA_TOKEN") or read_or_create_token(self.data_dir)
         self._env = self._base_env(extra_env or {}, extra_pythonpath)
         self._processes: list[_Process] = []
+        self._factories: dict[str, Callable[[], _Process]] = {}
 
     # ---- addresses ---------------------------------------------------------------
 
     @property
+    def rasa_names(self) -> list[str]:
+        return [name for name in self.ports if name.partition("-")[0] == "rasa"]
+
+    @property
+    def gateway_names(self) -> list[str]:
+        return [name for name in self.ports if name.partition("-")[0] == "gateway"]
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        return [f"http://{HOST}:{self.ports[name]}" for name in self.rasa_names]
+
+    @property
+    def bot_urls(self) -> list[str]:
+        return [f"http://{HOST}:{self.ports[name]}" for name in self.gateway_names]
+
+    @property
     def rasa_url(self) -> str:
-        return f"http://{HOST}:{self.ports['rasa']}"
+        return self.rasa_urls[0]
 
     @property
     def actions_url(self) -> str:
@@ -137,7 +201,17 @@ class Stack:
 
     @property
     def bot_url(self) -> str:
-        return f"http://{HOST}:{self.ports['gateway']}"
+        return self.bot_urls[0]
+
+    @property
+    def shares_state(self) -> bool:
+        """Rasa's stores and the gateways' state live in servers (PostgreSQL, Redis), not in DATA_DIR files."""
+        return bool(self.redis_url) or not _is_sqlite(self.rasa_tracker_url)
+
+    @property
+    def endpoints_path(self) -> Path:
+        """The endpoints file Rasa reads: generated into DATA_DIR when its stores are shared."""
+        return self.data_dir / GENERATED_ENDPOINTS if self.shares_state else self.repo / "endpoints.yml"
 
     # ---- lifecycle ---------------------------------------------------------------
 
@@ -153,12 +227,31 @@ class Stack:
             if not port_is_free(port):
                 raise StackError(f"port {port} for the {name} is in use (another stack running?)")
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        if self.shares_state:
+            self._write_endpoints()
+        for index, name in enumerate(self.rasa_names):
+            self._factories[name] = lambda index=index: self._rasa_server(index)
+        for index, name in enumerate(self.gateway_names):
+            self._factories[name] = lambda index=index: self._gateway(index)
+        self._factories["actions"] = self._action_server
         try:
-            # The action server and Rasa start side by side; the gateway needs Rasa.
-            actions, rasa = self._spawn(self._action_server()), self._spawn(self._rasa_server())
+            # The action server and the first Rasa start side by side. The first
+            # Rasa alone creates the tracker's database and table (Rasa checks,
+            # then creates: two at once would race); the others start once the
+            # table is there, and load the model alongside it.
+            actions = self._spawn(self._action_server())
+            first_rasa, *other_names = self.rasa_names
+            rasa = [self._spawn(self._factories[first_rasa]())]
+            if other_names:
+                self._wait_until(rasa[0], self._tracker_table_exists, "Rasa's tracker table")
+                rasa += [self._spawn(self._factories[name]()) for name in other_names]
             self._wait_ready(actions)
-            self._wait_ready(rasa)
-            self._wait_ready(self._spawn(self._gateway()))
+            for process in rasa:
+                self._wait_ready(process)
+            # The gateways need Rasa. They may start together: each runs the app
+            # database's migrations under a lock (bot/db.py), one after the other.
+            for process in [self._spawn(self._factories[name]()) for name in self.gateway_names]:
+                self._wait_ready(process)
         except BaseException:
             self.stop()
             raise
@@ -189,12 +282,12 @@ class Stack:
         self._processes.clear()
 
     def restart(self, name: str) -> None:
-        """Stop one process (e.g. "gateway") and start it again; waits until it is ready.
+        """Stop one process (e.g. "gateway", or "rasa-1" of several) and start it again; waits until it is ready.
 
         The tests use it to show that state kept in the databases (the handoff
-        lock) survives a restart.
+        lock) survives a restart. A process stopped by `kill_rasa` starts again.
         """
-        process = next(p for p in self._processes if p.name == name)
+        process = self._process_named(name)
         assert process.popen is not None
         _signal_group(process, signal.SIGTERM)
         try:
@@ -205,12 +298,31 @@ class Stack:
         if process.log_file:
             process.log_file.close()
         self._processes.remove(process)
-        fresh = {"actions": self._action_server, "rasa": self._rasa_server, "gateway": self._gateway}[name]()
-        self._wait_ready(self._spawn(fresh))
+        self._wait_ready(self._spawn(self._factories[name]()))
+
+    def kill_rasa(self, index: int) -> None:
+        """SIGKILL the Rasa server `index` (0-based), as a crash would; the others go on.
+
+        It stays down until `restart(stack.rasa_names[index])`.
+        """
+        process = self._process_named(self.rasa_names[index])
+        assert process.popen is not None
+        _signal_group(process, signal.SIGKILL)
+        process.popen.wait()
+
+    def processes_info(self) -> dict[str, int]:
+        """Name -> pid of every running process (e.g. for CPU and memory sampling)."""
+        return {p.name: p.popen.pid for p in self._processes if p.popen is not None and p.exited() is None}
 
     def first_exited(self) -> str | None:
         """Name of a process that has exited, if any (for supervision)."""
         return next((p.name for p in self._processes if p.exited() is not None), None)
+
+    def _process_named(self, name: str) -> _Process:
+        found = next((p for p in self._processes if p.name == name), None)
+        if found is None:
+            raise StackError(f"no process named {name!r} (running: {', '.join(p.name for p in self._processes)})")
+        return found
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.log_dir / f"{name}.log"
@@ -226,27 +338,29 @@ class Stack:
                 "-p", str(self.ports["actions"])]
         return self._process("actions", argv, env, lambda: _http_ok(f"{self.actions_url}/health"))
 
-    def _rasa_server(self) -> _Process:
+    def _rasa_server(self, index: int = 0) -> _Process:
+        name, url = self.rasa_names[index], self.rasa_urls[index]
         env = {**self._env, "RASA_AUTH_TOKEN": self.token}
         argv = [self.engine_python, "-c", RASA_LAUNCHER, "run", "--enable-api",
-                "-i", HOST, "-p", str(self.ports["rasa"]), "--model", str(self.model),
-                "--endpoints", str(self.repo / "endpoints.yml"),
+                "-i", HOST, "-p", str(self.ports[name]), "--model", str(self.model),
+                "--endpoints", str(self.endpoints_path),
                 "--credentials", str(self.repo / "credentials.yml")]
 
         def model_loaded() -> bool:
-            data = _http_json(f"{self.rasa_url}/status", params={"token": self.token})
+            data = _http_json(f"{url}/status", params={"token": self.token})
             return bool(data and data.get("model_file"))
 
-        return self._process("rasa", argv, env, model_loaded)
+        return self._process(name, argv, env, model_loaded)
 
-    def _gateway(self) -> _Process:
-        env = {**self._env, "BOT_HOST": HOST, "BOT_PORT": str(self.ports["gateway"])}
+    def _gateway(self, index: int = 0) -> _Process:
+        name, url = self.gateway_names[index], self.bot_urls[index]
+        env = {**self._env, "BOT_HOST": HOST, "BOT_PORT": str(self.ports[name])}
         # No access log: request paths carry the conversation id, which is its key.
         argv = [self.app_python, "-m", "uvicorn", "--factory", "bot.app:create_app",
-                "--host", HOST, "--port", str(self.ports["gateway"]), "--no-access-log",
+                "--host", HOST, "--port", str(self.ports[name]), "--no-access-log",
                 # Open console event streams must not hold a stopping gateway for long.
                 "--timeout-graceful-shutdown", "3"]
-        return self._process("gateway", argv, env, lambda: _http_ok(f"{self.bot_url}/readyz"))
+        return self._process(name, argv, env, lambda: _http_ok(f"{url}/readyz"))
 
     def _base_env(self, extra_env: Mapping[str, str], extra_pythonpath: Sequence[str | Path]) -> dict[str, str]:
         pythonpath = [str(p) for p in extra_pythonpath] + [str(self.repo)]
@@ -257,12 +371,40 @@ class Stack:
             "DATA_DIR": str(self.data_dir),
             "RASA_TOKEN": self.token,
             "RASA_URL": self.rasa_url,
-            "RASA_PORT": str(self.ports["rasa"]),
+            "RASA_URLS": ",".join(self.rasa_urls),
+            "RASA_PORT": str(self.ports[self.rasa_names[0]]),
             "ACTIONS_PORT": str(self.ports["actions"]),
             "ACTION_SERVER_URL": f"{self.actions_url}/webhook",
             "RASA_TRACKER_DB": str(self.data_dir / "rasa_tracker.db"),
+            # What this stack was given, not what the calling shell happens to hold.
+            "APP_DATABASE_URL": self.app_database_url,
+            "RASA_TRACKER_URL": self.rasa_tracker_url,
+            "REDIS_URL": self.redis_url,
+            **({"TICKET_LOCK_LIFETIME": os.environ.get("TICKET_LOCK_LIFETIME") or str(TICKET_LOCK_LIFETIME_SECONDS)}
+               if self.redis_url else {}),
             **extra_env,
         }
+
+    def _write_endpoints(self) -> None:
+        """Rasa's endpoints for shared stores: the repository's file, with the tracker
+        store on RASA_TRACKER_URL and, with REDIS_URL, a Redis lock store."""
+        endpoints = yaml.safe_load((self.repo / "endpoints.yml").read_text(encoding="utf-8")) or {}
+        tracker = endpoints.get("tracker_store") or {"type": "SQL"}
+        # Keeps the store's type (and its own options); only where it connects changes.
+        endpoints["tracker_store"] = {
+            **{k: v for k, v in tracker.items() if k not in SQL_CONNECTION_KEYS},
+            **sql_store_endpoint(self.rasa_tracker_url, self.data_dir),
+        }
+        if self.redis_url:
+            prefix = self._env.get("REDIS_KEY_PREFIX") or ""
+            endpoints["lock_store"] = redis_lock_store_endpoint(self.redis_url, prefix)
+        path = self.data_dir / GENERATED_ENDPOINTS
+        # It may hold the database password: only the service's user reads it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"# Written by scripts/stack.py at start from {self.repo / 'endpoints.yml'}; "
+                         "do not edit.\n")
+            yaml.safe_dump(endpoints, handle, sort_keys=False, allow_unicode=True)
 
     def _process(self, name: str, argv: list[str], env: dict[str, str], is_ready: Callable[[], bool]) -> _Process:
         return _Process(name, argv, env, self.log_dir / f"{name}.log", is_ready)
@@ -285,6 +427,9 @@ class Stack:
         return process
 
     def _wait_ready(self, process: _Process) -> None:
+        self._wait_until(process, process.is_ready, "ready")
+
+    def _wait_until(self, process: _Process, condition: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             code = process.exited()
@@ -293,13 +438,103 @@ class Stack:
                     f"the {process.name} exited with code {code} while starting; "
                     f"last lines of {process.log_path}:\n{self.log_tail(process.name)}"
                 )
-            if process.is_ready():
+            if condition():
                 return
             time.sleep(0.5)
         raise StackError(
-            f"the {process.name} was not ready after {self.startup_timeout:.0f}s; "
+            f"the {process.name} was not {what} after {self.startup_timeout:.0f}s; "
             f"last lines of {process.log_path}:\n{self.log_tail(process.name)}"
         )
+
+    def _tracker_table_exists(self) -> bool:
+        """Whether Rasa's `events` table is in RASA_TRACKER_URL (Rasa creates it, and the database)."""
+        from sqlalchemy import create_engine, inspect
+        from sqlalchemy.exc import SQLAlchemyError
+
+        engine = create_engine(self.rasa_tracker_url, connect_args=_connect_timeout(self.rasa_tracker_url))
+        try:
+            with engine.connect() as connection:
+                return inspect(connection).has_table("events")
+        except SQLAlchemyError:  # the database itself may not exist yet
+            return False
+        finally:
+            engine.dispose()
+
+
+# ---- Rasa's shared stores ------------------------------------------------------------------
+
+# Keys of Rasa's SQLTrackerStore that say where the database is (the rest are the store's own).
+SQL_CONNECTION_KEYS = frozenset({"dialect", "url", "host", "port", "db", "username", "password",
+                                 "login_db", "query"})
+
+
+def sql_store_endpoint(url: str, data_dir: Path) -> dict[str, Any]:
+    """A SQLAlchemy URL (e.g. postgresql+psycopg://user:pw@host:5432/db) as Rasa's SQLTrackerStore arguments.
+
+    Rasa's engine environment has its own driver (psycopg2), so only the dialect is kept.
+    For PostgreSQL, `login_db` lets Rasa create its database when it is missing.
+    """
+    parts = urlsplit(url)
+    dialect = parts.scheme.partition("+")[0]
+    if dialect == "sqlite":
+        path = unquote(url.partition(":///")[2])
+        return {"dialect": "sqlite", "db": str(Path(path) if path else data_dir / "rasa_tracker.db")}
+    if dialect in ("postgres", "postgresql"):
+        dialect = "postgresql"
+    database = unquote(parts.path.lstrip("/"))
+    if not (parts.hostname and database):
+        raise StackError("RASA_TRACKER_URL needs a host and a database name, e.g. "
+                         "postgresql+psycopg://postgres@127.0.0.1:5432/rasa_tracker")
+    endpoint: dict[str, Any] = {"dialect": dialect, "url": parts.hostname, "db": database}
+    if parts.port:
+        endpoint["port"] = parts.port
+    if parts.username:
+        endpoint["username"] = unquote(parts.username)
+    if parts.password:
+        endpoint["password"] = unquote(parts.password)
+    if dialect == "postgresql":
+        endpoint["login_db"] = "postgres"
+    if parts.query:
+        endpoint["query"] = dict(parse_qsl(parts.query))
+    return endpoint
+
+
+def redis_lock_store_endpoint(url: str, key_prefix: str = "") -> dict[str, Any]:
+    """REDIS_URL (redis://[:password@]host:port/db) as Rasa's Redis lock store arguments."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise StackError(f"REDIS_URL must look like redis://127.0.0.1:6379/0, not {url!r}")
+    db = parts.path.lstrip("/") or "0"
+    if not db.isdigit():
+        raise StackError(f"REDIS_URL's database must be a number, not {db!r}")
+    endpoint: dict[str, Any] = {"type": "redis", "url": parts.hostname, "port": parts.port or 6379,
+                                "db": int(db), "key_prefix": lock_key_prefix(key_prefix)}
+    if parts.username:
+        endpoint["username"] = unquote(parts.username)
+    if parts.password:
+        endpoint["password"] = unquote(parts.password)
+    if parts.scheme == "rediss":
+        endpoint["use_ssl"] = True
+    return endpoint
+
+
+def lock_key_prefix(redis_key_prefix: str) -> str:
+    """Rasa's lock keys beside the gateway's: REDIS_KEY_PREFIX reduced to what Rasa accepts (alphanumeric)."""
+    return "".join(c for c in redis_key_prefix if c.isalnum()) or DEFAULT_LOCK_KEY_PREFIX
+
+
+def _connect_timeout(url: str) -> dict[str, Any]:
+    return {} if url.startswith("sqlite") else {"connect_timeout": 3}
+
+
+def _is_sqlite(*urls: str | None) -> bool:
+    return any(not url or url.startswith("sqlite") for url in urls)
+
+
+def _numbered(kind: str, first_port: int, count: int) -> dict[str, int]:
+    if count == 1:
+        return {kind: first_port}
+    return {f"{kind}-{i}": first_port + i for i in range(count)}
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -409,6 +644,16 @@ def _port_from_env(name: str) -> int:
         raise SystemExit(f"{name} must be a port number, not {raw!r}") from None
 
 
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number, not {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="trained model (.tar.gz); default: the newest in models/")
@@ -416,6 +661,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--app-python", help="python of the app environment; default $APP_PYTHON or this python")
     parser.add_argument("--data-dir", help="databases, secrets and logs; default $DATA_DIR or ./var")
     parser.add_argument("--startup-timeout", type=float, default=DEFAULT_STARTUP_TIMEOUT)
+    parser.add_argument("--rasa-processes", type=_positive, default=1, metavar="N",
+                        help="Rasa servers on RASA_PORT, +1, ... (more than one needs REDIS_URL and PostgreSQL)")
+    parser.add_argument("--gateway-workers", type=_positive, default=1, metavar="N",
+                        help="gateway processes on BOT_PORT, +1, ... (more than one needs PostgreSQL)")
     args = parser.parse_args(argv)
 
     model = Path(args.model) if args.model else newest_model()
@@ -442,11 +691,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             bot_port=_port_from_env("BOT_PORT"),
             startup_timeout=args.startup_timeout,
             extra_env=demo_env,
+            rasa_processes=args.rasa_processes,
+            gateway_workers=args.gateway_workers,
+            # The shared stores come from the environment, as every other setting.
+            app_database_url=os.environ.get("APP_DATABASE_URL") or None,
+            rasa_tracker_url=os.environ.get("RASA_TRACKER_URL") or None,
+            redis_url=os.environ.get("REDIS_URL") or None,
         )
-        print(f"Starting the action server, Rasa ({model.name}) and the gateway; logs in {stack.log_dir}",
+        rasa = f"{args.rasa_processes} Rasa servers" if args.rasa_processes > 1 else "Rasa"
+        gateways = f"{args.gateway_workers} gateway workers" if args.gateway_workers > 1 else "the gateway"
+        print(f"Starting the action server, {rasa} ({model.name}) and {gateways}; logs in {stack.log_dir}",
               flush=True)
         with stack:
-            print(f"\nWeb chat: {stack.bot_url}/\nAPI:      {stack.bot_url}/docs\n"
+            others = "".join(f"\n          {url}/" for url in stack.bot_urls[1:])
+            print(f"\nWeb chat: {stack.bot_url}/{others}\nAPI:      {stack.bot_url}/docs\n"
                   "Ctrl-C stops everything.", flush=True)
             for page in demo_env.get("DEMO_PAGES", "").split():
                 name, url = page.split("=", 1)
