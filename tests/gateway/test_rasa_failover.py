@@ -162,3 +162,28 @@ def test_server_order_round_robin_and_a_pause_for_the_failed() -> None:
     assert servers.order()[-1] == "http://a" and "http://b" in servers.order()[:2]
     servers.succeeded("http://a")
     assert sorted(servers.order()) == ["http://a", "http://b", "http://c"]
+
+
+def test_through_the_web_chat_a_server_dying_mid_turn_costs_the_child_nothing(
+    two_rasas: tuple[FakeRasa, FakeRasa], tmp_path: Any, conversation_id: str,
+) -> None:
+    from fastapi.testclient import TestClient
+    from gateway_support import make_settings
+
+    from bot.app import create_app
+
+    first, second = two_rasas
+    settings = make_settings(tmp_path, first.url, first.token, RASA_URLS=f"{first.url},{second.url}")
+    first.failures = ["after"]  # the first message: saved, then the server died (rebuilt from the tracker)
+    second.failures = ["before"]  # the second: the server died before saving it (sent again)
+    with TestClient(create_app(settings)) as client:
+        answers = [client.post(f"/api/webchat/{conversation_id}/messages", json={"text": text}).json()["messages"]
+                   for text in ("một", "hai", "ba", "bốn")]
+        polled = client.get(f"/api/webchat/{conversation_id}/messages").json()["messages"]
+
+    expected = [f"Mình nghe em nói: {w}" for w in ("một", "hai", "ba", "bốn")]
+    assert [[m["text"] for m in answer] for answer in answers] == [[e] for e in expected]
+    assert [m["text"] for m in polled] == expected  # each reply stored once, in order
+    sender = f"web:{conversation_id}"
+    assert [e["text"] for e in first.events[sender] if e["event"] == "user"] == ["một", "hai", "ba", "bốn"]
+    assert len(first.webhook_calls) + len(second.webhook_calls) == 5  # only "hai" went twice
