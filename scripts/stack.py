@@ -10,7 +10,9 @@ Waits until each is ready (action server `/health`; Rasa `/status`, with the
 token, shows the model loaded; gateway `/readyz`), prints the web chat
 address, and on Ctrl-C or SIGTERM stops every process it started, each in
 its own process group, so nothing is left behind. If one of them dies, the
-others are stopped too and the tail of its log is printed.
+others are stopped too and the tail of its log is printed; except a Rasa
+server or gateway worker of several, which is started again while the others
+of its kind serve (`Stack.revive`).
 
 One Rasa server and one gateway on SQLite files in DATA_DIR is the laptop
 set-up (`make run`). Several Rasa servers or gateway workers serve the same
@@ -317,6 +319,25 @@ class Stack:
     def first_exited(self) -> str | None:
         """Name of a process that has exited, if any (for supervision)."""
         return next((p.name for p in self._processes if p.exited() is not None), None)
+
+    def revive(self, on_restart: Callable[[str], None] | None = None) -> str | None:
+        """Supervision: start again each Rasa server or gateway worker that exited while
+        another of its kind still serves (the failover covers the gap), and wait until it
+        is ready. Returns the name of an exited process that has no such peer (the stack
+        cannot go on without it), else None.
+        """
+        for process in list(self._processes):
+            if process.exited() is None:
+                continue
+            kind = process.name.partition("-")[0]
+            peers = [p for p in self._processes if p is not process and p.name.partition("-")[0] == kind
+                     and p.exited() is None]
+            if kind not in ("rasa", "gateway") or not peers:
+                return process.name
+            if on_restart is not None:
+                on_restart(process.name)
+            self.restart(process.name)
+        return None
 
     def _process_named(self, name: str) -> _Process:
         found = next((p for p in self._processes if p.name == name), None)
@@ -709,7 +730,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for page in demo_env.get("DEMO_PAGES", "").split():
                 name, url = page.split("=", 1)
                 print(f"Demo {name} (type as a child of that channel): {url}/", flush=True)
-            while (dead := stack.first_exited()) is None:
+
+            def restarting(name: str) -> None:
+                print(f"\nThe {name} stopped unexpectedly; starting it again while the others of its kind "
+                      f"serve. Last lines of its log:\n{stack.log_tail(name)}", file=sys.stderr, flush=True)
+
+            while (dead := stack.revive(on_restart=restarting)) is None:
                 time.sleep(1)
             print(f"\nThe {dead} stopped unexpectedly; stopping the rest. Last lines of its log:\n"
                   f"{stack.log_tail(dead)}", file=sys.stderr)
