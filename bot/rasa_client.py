@@ -50,6 +50,8 @@ RETRY_DELAY_SECONDS = 0.3
 # long to keep looking for it in the tracker before sending it again.
 TIMEOUT_SETTLE_SECONDS = 5.0
 TRACKER_POLL_SECONDS = 0.5
+# "Is that server still there?" after a timeout: a process that was killed refuses at once.
+LIVENESS_TIMEOUT_SECONDS = 2.0
 # The key of the gateway's own id of a message, in the user event's metadata.
 MESSAGE_ID_KEY = "gateway_message_id"
 WEBHOOK_PATH = "/webhooks/rest/webhook"
@@ -128,6 +130,13 @@ class RasaClient:
         if found is not None:
             logger.info("the turn was saved before the failure: replies rebuilt from the tracker")
             return found
+        if doubt.timed_out:
+            # A slow server that is still alive may still be working on the turn: sending
+            # it again would make another server wait for the lock, then answer it twice.
+            found = await self._wait_while_alive(doubt.url, sender_id, message_id)
+            if found is not None:
+                logger.info("the slow turn was saved: replies rebuilt from the tracker")
+                return found
         try:
             data = await self._request("POST", WEBHOOK_PATH, json=body, timeout=self._recovery_timeout)
         except TurnInDoubt as again:
@@ -151,6 +160,34 @@ class RasaClient:
             if found is not None or loop.time() >= deadline:
                 return found
             await asyncio.sleep(TRACKER_POLL_SECONDS)
+
+    async def _wait_while_alive(self, url: str, sender_id: str, message_id: str) -> RasaTurn | None:
+        """Wait for the turn while the server that timed out still accepts connections.
+
+        Returns the turn once saved, None as soon as the server is gone (the turn died
+        with it: safe to send again). If it stays alive but never saves the turn within
+        the recovery time, give up without sending it again.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self._recovery_timeout.read or 90.0)
+        while loop.time() < deadline:
+            if not await self._accepts_connections(url):
+                return None
+            found = turn_from_events((await self.get_tracker(sender_id)).get("events") or [], message_id)
+            if found is not None:
+                return found
+            await asyncio.sleep(TRACKER_POLL_SECONDS)
+        raise RasaUnavailable("a Rasa server is alive but has not finished a turn; not sending it twice")
+
+    async def _accepts_connections(self, url: str) -> bool:
+        """Is the process behind `url` still there? A busy one (slow answer) counts as alive."""
+        try:
+            await self._http.get(url + "/", timeout=httpx.Timeout(LIVENESS_TIMEOUT_SECONDS))
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            return False
+        except httpx.HTTPError:
+            return True  # accepted the connection; its event loop is busy with the turn
+        return True
 
     async def execute_action(self, sender_id: str, action: str) -> list[BotReply]:
         """Run one action in a conversation (e.g. the check-in after a handoff); its replies."""
