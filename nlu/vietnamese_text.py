@@ -265,14 +265,20 @@ def canonical_word(word: str) -> str:
 # ----------------------------------------------------------------------- tokenising
 
 # Words: letters/digits plus combining marks (decomposed input keeps its offsets).
-_WORD = r"[^\W_][\w\u0300-\u036f]*"
+# Combining marks that canonical decomposition (NFD) produces: Vietnamese tones and
+# vowel marks (U+0300-U+036F) and those of other scripts, listed so that decomposed
+# input keeps each mark on its letter or symbol and NFC and NFD text tokenize alike.
+# Generated from unicodedata (Python 3.11); tests/nlu checks that the list is complete.
+_MARKS = "\u0300-\u036f\u05b4\u05b7-\u05b9\u05bc\u05bf\u05c1-\u05c2\u0653-\u0655\u093c\u09bc\u09be\u09c7\u09d7\u0a3c\u0b3c\u0b3e\u0b47\u0b56-\u0b57\u0bbe\u0bc6-\u0bc7\u0bd7\u0c46\u0c56\u0cbf\u0cc2\u0cc6\u0cd5-\u0cd6\u0d3e\u0d46-\u0d47\u0d57\u0dca\u0dcf\u0dd9\u0ddf\u0f71-\u0f72\u0f74\u0f80\u0f90\u0f92\u0f9c\u0fa1\u0fa6\u0fab\u0fb2-\u0fb3\u0fb5\u0fb7\u102e\u1b35\u1b3a\u1b3c\u1b3e-\u1b3f\u1b42\u3099-\u309a\U000110ba\U00011127\U00011131-\U00011132\U0001133e\U00011347\U00011357\U000114b0\U000114b9-\U000114ba\U000114bd\U000115af\U000115b8-\U000115b9\U00011930\U00011935\U0001d165\U0001d16e-\U0001d172"
+_WORD = rf"[^\W_][\w{_MARKS}]*"
 # Emoji: pictographs with optional variation selector, skin tone and ZWJ sequences.
 _EMOJI = (
     r"(?:[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF\u2190-\u21FF\u3030\u303D\u3297\u3299]"
     r"[\uFE0E\uFE0F\U0001F3FB-\U0001F3FF]*"
     r"(?:\u200D[\U0001F000-\U0001FAFF\u2600-\u27BF][\uFE0F]?)*)"
 )
-_PUNCT = r"[^\w\s\u0300-\u036f]+?"
+# One symbol with the combining marks it carries ("=" + U+0338 is a decomposed "≠").
+_PUNCT = rf"[^\w\s{_MARKS}][{_MARKS}]*"
 _TOKEN_RE = re.compile(rf"(?P<emoji>{_EMOJI})|(?P<word>{_WORD})|(?P<punct>{_PUNCT})")
 _PUNCT_RUN = re.compile(r"(.)\1+")
 
@@ -339,7 +345,8 @@ def tokenize(text: str) -> List[Token]:
                 start = last.start
             else:
                 start = match.start()
-            tokens.append(Token(piece, start, match.end(), _PUNCT_RUN.sub(r"\1", piece), "punct"))
+            tokens.append(Token(piece, start, match.end(),
+                                _PUNCT_RUN.sub(r"\1", unicodedata.normalize("NFC", piece)), "punct"))
     return _context_rules(tokens)
 
 

@@ -4,6 +4,7 @@ import unicodedata
 
 import pytest
 
+from nlu import vietnamese_text
 from nlu.vietnamese_text import canonical, fold, has_diacritics, tokenize
 
 
@@ -158,3 +159,26 @@ def test_module_uses_only_the_standard_library():
         elif isinstance(node, ast.ImportFrom) and node.module:
             modules.add(node.module.split(".")[0])
     assert modules <= set(sys.stdlib_module_names)
+
+
+def test_the_tokenizer_knows_every_combining_mark_that_decomposition_produces() -> None:
+    # _MARKS is a generated list (see its comment): a newer Unicode must not leave a gap,
+    # or decomposed text would lose a mark that composed text keeps.
+    import re
+    import sys
+
+    known = re.compile(f"[{vietnamese_text._MARKS}]")
+    missing = {
+        ch
+        for cp in range(sys.maxunicode + 1)
+        if unicodedata.normalize("NFD", chr(cp)) != chr(cp)
+        for ch in unicodedata.normalize("NFD", chr(cp))
+        if unicodedata.category(ch).startswith("M") and not known.fullmatch(ch)
+    }
+    assert not missing, sorted(f"U+{ord(ch):04X}" for ch in missing)
+
+
+@pytest.mark.parametrize("text", ["x ≠ y", "آب", "Tiếng Việt có dấu", "ở nhà ≠ ở trường"])
+def test_composed_and_decomposed_text_tokenize_alike(text: str) -> None:
+    composed = vietnamese_text.canonical(unicodedata.normalize("NFC", text))
+    assert composed == vietnamese_text.canonical(unicodedata.normalize("NFD", text))
