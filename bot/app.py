@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         coordination = build_coordination(settings)
         app.state.coordination = coordination
         app.state.rate_limits = coordination.rate_limits
+        app.state.poll_limits = coordination.limits("poll", webchat.POLL_BURST, webchat.POLL_PER_MINUTE)
         rasa = RasaClient(settings.rasa_urls, settings.rasa_token)
         app.state.rasa = rasa
         app.state.deliveries = Deliveries()

@@ -23,7 +23,7 @@ from bot.db import Database
 from bot.models import utc_now
 
 if TYPE_CHECKING:
-    from bot.ratelimit import RateLimiter
+    from bot.ratelimit import Limiter
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ PURGE_EVERY_SECONDS = 3600.0
 
 
 class Intake:
-    def __init__(self, database: Database, lease_seconds: float, limiter: RateLimiter | None = None) -> None:
+    def __init__(self, database: Database, lease_seconds: float, limiter: Limiter | None = None) -> None:
         self._database = database
         # Per-person limit (bot/ratelimit.py): a flooding chat's updates wait, in order; others go on.
         self._limiter = limiter

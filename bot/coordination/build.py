@@ -24,6 +24,14 @@ class Coordination:
     connection: RedisConnection | None = None
     bus: RedisFeedBus | None = None
 
+    def limits(self, namespace: str, burst: int, per_minute: int) -> ChannelLimits:
+        """More per-person limits of their own (e.g. the web chat's polling), shared like `rate_limits`."""
+        if self.connection is None:
+            return ChannelLimits(burst, per_minute)
+        connection = self.connection
+        return ChannelLimits(burst, per_minute, lambda name, b, p: RedisRateLimiter(
+            connection, f"{namespace}-{name}", b, p))
+
     @property
     def shared(self) -> bool:
         return self.connection is not None

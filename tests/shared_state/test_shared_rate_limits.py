@@ -95,3 +95,32 @@ def test_redis_keys_carry_the_prefix(two_connections: tuple[RedisConnection, Red
         ]
     finally:
         client.close()
+
+
+def test_polling_is_limited_once_across_two_workers_and_apart_from_sending(
+    tmp_path: Path, redis_url: str, redis_prefix: str, postgres_database: str,
+) -> None:
+    from bot import webchat
+
+    conversation = secrets.token_urlsafe(16)
+    with FakeRasa() as rasa:
+        settings = load_settings({
+            "DATA_DIR": str(tmp_path), "RASA_URL": rasa.url, "RASA_TOKEN": rasa.token,
+            "APP_DATABASE_URL": postgres_database, "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": redis_prefix,
+        })
+        with TestClient(create_app(settings)) as worker_a, TestClient(create_app(settings)) as worker_b:
+            assert worker_a.post(f"/api/webchat/{conversation}/messages", json={"text": "alo"}).status_code == 200
+            started = time.monotonic()
+            statuses = [
+                (worker_a if i % 2 == 0 else worker_b)
+                .get(f"/api/webchat/{conversation}/messages").status_code
+                for i in range(2 * webchat.POLL_BURST)
+            ]
+            refilled = (time.monotonic() - started) * webchat.POLL_PER_MINUTE / 60
+            # Polling spent its own budget, not the sending one.
+            sent = worker_b.post(f"/api/webchat/{conversation}/messages", json={"text": "còn đó không"})
+    # Each worker alone would have let a whole burst through (2 x POLL_BURST in all).
+    allowed = statuses.count(200)
+    assert webchat.POLL_BURST <= allowed <= webchat.POLL_BURST + refilled + 1
+    assert statuses.count(429) == len(statuses) - allowed
+    assert sent.status_code == 200
