@@ -313,7 +313,8 @@ class Stack:
         process.popen.wait()
 
     def processes_info(self) -> dict[str, int]:
-        """Name -> pid of every running process (e.g. for CPU and memory sampling)."""
+        """Name -> pid of every running process (e.g. for CPU and memory sampling: count each
+        with its descendants, the action server's Sanic serves from a worker process)."""
         return {p.name: p.popen.pid for p in self._processes if p.popen is not None and p.exited() is None}
 
     def first_exited(self) -> str | None:

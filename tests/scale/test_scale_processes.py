@@ -23,7 +23,7 @@ import httpx
 import pytest
 import yaml
 
-from scale_support import new_conversation_id
+from scale_support import descendants, new_conversation_id
 from scripts.stack import GENERATED_ENDPOINTS, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -55,7 +55,7 @@ def test_a_gateway_worker_that_dies_is_started_again_while_the_other_serves(scal
 def test_every_process_listens_on_loopback_only(scale_stack: Stack) -> None:
     sockets = _listening_sockets()
     for name, pid in scale_stack.processes_info().items():
-        inodes = {i for p in {pid} | _descendants(pid) for i in _socket_inodes(p)}
+        inodes = {i for p in {pid} | descendants(pid) for i in _socket_inodes(p)}
         listening = {sockets[i] for i in inodes if i in sockets}
         assert ("127.0.0.1", scale_stack.ports[name]) in listening, (name, listening)
         assert {address for address, _ in listening} <= LOOPBACK, f"the {name} listens on {listening}"
@@ -142,25 +142,6 @@ def _socket_inodes(pid: int) -> set[int]:
     except OSError:
         pass
     return inodes
-
-
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, set[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, set()).add(int(entry.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
 
 
 def _command_line(pid: int) -> str:
