@@ -134,8 +134,21 @@ def warm_up(stack: Stack, mix: MessageMix) -> None:
         asyncio.run(run_phase(target, children=len(target.base_urls) * 2, duration=4.0, think=(0.1, 0.2), mix=mix))
 
 
+def settle(sampler: StackSampler, limit: float = 180.0) -> None:
+    """Wait until the stack is idle: children the client gave up on (timeouts) may still be
+    queued in Rasa and the gateway, and that backlog must not count against the next phase."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        sampler.begin()
+        time.sleep(1.0)
+        if sum(u.cpu_seconds for u in sampler.end().values()) < 0.15:  # under 15% of one core
+            return
+    print(f"  (the stack was still busy after {limit:.0f} s; measuring anyway)", flush=True)
+
+
 def measure(label: str, target: Target, children: int, duration: float, think: tuple[float, float],
             mix: MessageMix, sampler: StackSampler) -> Phase:
+    settle(sampler)
     sampler.begin()
     client_before = this_process_cpu()
     result = asyncio.run(run_phase(target, children, duration, think, mix))
