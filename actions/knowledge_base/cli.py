@@ -5,7 +5,7 @@
     export          write the database's content back to YAML
     due-for-review  cards reviewed over 12 months ago or citing amended/replaced texts
     search          show how a question ranks, with scores (for debugging answers)
-    evaluate        accuracy on paraphrase files, with every miss (words only, no NLU)
+    evaluate        accuracy on paraphrase files, with every miss unless --summary (words only, no NLU)
     feedback        helpful / not helpful counts per card
     migrate         only bring the schema up to date
 """
@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     evaluate_cmd = commands.add_parser("evaluate", help="accuracy on paraphrase files (YAML content, no NLU)")
     evaluate_cmd.add_argument("files", nargs="+", type=Path, help="YAML with a list `questions` of "
                                                                   "{q, audience, expect_card, variant}")
+    evaluate_cmd.add_argument("--summary", action="store_true",
+                              help="rates only, no misses (for held-out sets, which must not be read while tuning)")
     commands.add_parser("feedback", help="helpful / not helpful counts per card")
     commands.add_parser("migrate", help="bring the database schema up to date")
 
@@ -162,7 +164,7 @@ def _evaluate(args: argparse.Namespace, content_dir: Path) -> int:
     from actions.knowledge_base.service import KnowledgeBase
 
     kb = KnowledgeBase(read_content(content_dir).content)
-    print(report(evaluate(kb, read_paraphrases(args.files))))
+    print(report(evaluate(kb, read_paraphrases(args.files)), misses=not args.summary))
     return 0
 
 

@@ -83,7 +83,8 @@ def rate(outcomes: list[Outcome], attribute: str) -> float:
     return sum(getattr(o, attribute) for o in outcomes) / len(outcomes) if outcomes else 0.0
 
 
-def report(outcomes: list[Outcome]) -> str:
+def report(outcomes: list[Outcome], *, misses: bool = True) -> str:
+    """The rates per group; with `misses`, every question answered wrongly too."""
     lines = [f"{'group':<30} {'n':>4} {'answered':>9} {'one_step':>9} {'top1':>6}"]
 
     def row(name: str, group: list[Outcome]) -> None:
@@ -97,10 +98,10 @@ def report(outcomes: list[Outcome]) -> str:
             groups[f"{key}={outcome.question.get(key)}"].append(outcome)
         for name in sorted(groups):
             row(name, groups[name])
-    misses = [o for o in outcomes if not o.answered_right]
-    if misses:
+    wrong = [o for o in outcomes if not o.answered_right] if misses else []
+    if wrong:
         lines.append("\nmisses (expected -> answered / top-ranked, confidence, kind):")
-        for o in misses:
+        for o in wrong:
             lines.append(f"  {o.expected} -> {o.answered_card} / {o.top_card} {o.confidence:.2f} {o.kind}: "
                          f"{o.question['q']}")
     return "\n".join(lines)
