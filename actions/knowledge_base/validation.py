@@ -16,7 +16,7 @@ from actions.knowledge_base.text import canonical
 
 CHILD_MESSAGE_LIMIT = 350
 PARENT_MESSAGE_LIMIT = 700
-QUESTIONS_MIN, QUESTIONS_MAX = 3, 10  # more example phrasings make retrieval robust
+QUESTIONS_MIN, QUESTIONS_MAX = 3, 14  # more example phrasings make retrieval robust
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DIGITS = re.compile(r"^\d+$")
 INTENT = re.compile(r"^[a-z][a-z0-9_]*$")
