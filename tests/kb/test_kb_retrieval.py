@@ -22,12 +22,16 @@ from actions.knowledge_base.service import KnowledgeBase
 from kb_paths import FIXTURES, KB_TESTS, REAL_CONTENT, REPO_ROOT
 
 TOP1_TARGET = 0.90  # the issue's target
-# Regression floors, a little under what was measured on 2026-11-28 (241 paraphrases, 119 cards):
-# top-1 82.6% with the NLU intent / 82.2% words only; one step 87.1%; answers 88.8% right.
-TOP1_FLOOR = 0.85
-ONE_STEP_FLOOR = 0.88
-ANSWER_PRECISION_FLOOR = 0.85
+# Regression floors, a little under what was measured on 2026-11-29 (241 paraphrases, 119 cards):
+# top-1 88.8% with the NLU intent and words only; one step 94.6-95.0%; answers 95-96% right.
+TOP1_FLOOR = 0.86
+ONE_STEP_FLOOR = 0.92
+ANSWER_PRECISION_FLOOR = 0.90
 PARAPHRASE_FILES = sorted(KB_TESTS.glob("paraphrases_part*.yml"))
+# The development set retrieval was tuned on (the held-out sets above are only ever scored):
+# measured top-1 96.0%, one step 98.3% (words only).
+DEV_PARAPHRASES = KB_TESTS / "dev_paraphrases.yml"
+DEV_TOP1_FLOOR = 0.93
 REPORT = REPO_ROOT / "results" / "kb_retrieval.txt"
 
 
@@ -47,6 +51,12 @@ def test_ranking_is_accent_and_teencode_insensitive(yaml_kb: KnowledgeBase) -> N
 def test_typos_still_find_the_card(yaml_kb: KnowledgeBase) -> None:
     assert yaml_kb.index.rank("hiep dam tre duoi 16 tuoj bi phat tu bao nhieu nam", limit=1)[0].card_id == \
         "penalty-sexual-abuse"
+
+
+def test_development_paraphrases_do_not_regress() -> None:
+    outcomes = evaluate(KnowledgeBase(read_content(REAL_CONTENT).content), read_paraphrases([DEV_PARAPHRASES]))
+    assert len(outcomes) >= 150
+    assert rate(outcomes, "top1_right") >= DEV_TOP1_FLOOR, report(outcomes)
 
 
 def _nlu_parses(questions: list[dict]) -> list[dict] | None:
@@ -89,9 +99,9 @@ def test_writers_paraphrases_do_not_regress(writers_outcomes: tuple[list, str]) 
     assert rate(answered, "answered_right") >= ANSWER_PRECISION_FLOOR, text
 
 
-@pytest.mark.xfail(reason="lexical retrieval reaches ~88% top-1 on the writers' paraphrases with 9-10 "
-                          "example questions per card (see results/kb_retrieval.txt); the misses are sibling "
-                          "cards, which the clarifying buttons still offer", strict=False)
+@pytest.mark.xfail(reason="lexical retrieval reaches 88.8% top-1 on the writers' paraphrases (96% on the "
+                          "development set it was tuned on); the misses are mostly sibling cards, which the "
+                          "clarifying buttons still offer (one step 95%)", strict=False)
 def test_writers_paraphrases_reach_the_target(writers_outcomes: tuple[list, str]) -> None:
     outcomes, text = writers_outcomes
     assert rate(outcomes, "top1_right") >= TOP1_TARGET, text
