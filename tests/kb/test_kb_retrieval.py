@@ -23,15 +23,16 @@ from kb_paths import FIXTURES, KB_TESTS, REAL_CONTENT, REPO_ROOT
 
 TOP1_TARGET = 0.90  # the issue's target
 # Regression floors, a little under what was measured on 2026-11-29 (241 paraphrases, 119 cards):
-# top-1 88.8% with the NLU intent and words only; one step 94.6-95.0%; answers 95-96% right.
-TOP1_FLOOR = 0.86
+# top-1 89.6% words only (88.8% before the sibling-card contrast); one step 95.4%; answers 95% right.
+TOP1_FLOOR = 0.87
 ONE_STEP_FLOOR = 0.92
 ANSWER_PRECISION_FLOOR = 0.90
 PARAPHRASE_FILES = sorted(KB_TESTS.glob("paraphrases_part*.yml"))
-# The development set retrieval was tuned on (the held-out sets above are only ever scored):
-# measured top-1 96.0%, one step 98.3% (words only).
-DEV_PARAPHRASES = KB_TESTS / "dev_paraphrases.yml"
-DEV_TOP1_FLOOR = 0.93
+# The development sets retrieval was tuned on (the held-out sets above are only ever scored), with
+# floors about 2 points under the measured top-1 (words only): dev_paraphrases 96.6%, written after
+# reading the cards; dev_paraphrases_2 94.4%, written from the card titles only, in children's and
+# parents' own wording (a half without diacritics or in teencode).
+DEV_SETS = {"dev_paraphrases.yml": 0.94, "dev_paraphrases_2.yml": 0.92}
 REPORT = REPO_ROOT / "results" / "kb_retrieval.txt"
 
 
@@ -53,10 +54,11 @@ def test_typos_still_find_the_card(yaml_kb: KnowledgeBase) -> None:
         "penalty-sexual-abuse"
 
 
-def test_development_paraphrases_do_not_regress() -> None:
-    outcomes = evaluate(KnowledgeBase(read_content(REAL_CONTENT).content), read_paraphrases([DEV_PARAPHRASES]))
+@pytest.mark.parametrize("name", sorted(DEV_SETS))
+def test_development_paraphrases_do_not_regress(name: str) -> None:
+    outcomes = evaluate(KnowledgeBase(read_content(REAL_CONTENT).content), read_paraphrases([KB_TESTS / name]))
     assert len(outcomes) >= 150
-    assert rate(outcomes, "top1_right") >= DEV_TOP1_FLOOR, report(outcomes)
+    assert rate(outcomes, "top1_right") >= DEV_SETS[name], report(outcomes)
 
 
 def _nlu_parses(questions: list[dict]) -> list[dict] | None:
@@ -99,8 +101,8 @@ def test_writers_paraphrases_do_not_regress(writers_outcomes: tuple[list, str]) 
     assert rate(answered, "answered_right") >= ANSWER_PRECISION_FLOOR, text
 
 
-@pytest.mark.xfail(reason="lexical retrieval reaches 88.8% top-1 on the writers' paraphrases (96% on the "
-                          "development set it was tuned on); the misses are mostly sibling cards, which the "
+@pytest.mark.xfail(reason="lexical retrieval reaches 89.6% top-1 on the writers' paraphrases (94-97% on the "
+                          "development sets it was tuned on); the misses are mostly sibling cards, which the "
                           "clarifying buttons still offer (one step 95%)", strict=False)
 def test_writers_paraphrases_reach_the_target(writers_outcomes: tuple[list, str]) -> None:
     outcomes, text = writers_outcomes
