@@ -12,13 +12,14 @@ write the transcript, the outbox or stored webhook updates.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +30,17 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# PostgreSQL pool of one process. A turn holds a connection only for its two short
+# units of work, but a saturated worker runs a dozen at once: connections beyond the
+# pool are opened and closed per checkout (a new server process each time), so the pool
+# covers the usual concurrency and the overflow only absorbs bursts.
+POOL_SIZE = 10
+POOL_MAX_OVERFLOW = 10
+# A connection idle longer than this is checked with a round trip before use (a restart
+# of PostgreSQL, a dropped idle connection); a busy one is not (pool_pre_ping would add
+# a round trip to every unit of work). Connections are replaced after POOL_RECYCLE_SECONDS.
+IDLE_PING_SECONDS = 10.0
+POOL_RECYCLE_SECONDS = 1800
 # pg_advisory_xact_lock key of "the schema is being migrated" (any constant the app owns).
 MIGRATION_LOCK_KEY = 0x7E_E0_0007
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -62,7 +74,10 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     # hide_parameters: an error message (logged) never repeats what a child wrote.
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        engine = create_engine(url, hide_parameters=True, pool_size=POOL_SIZE, max_overflow=POOL_MAX_OVERFLOW,
+                               pool_recycle=POOL_RECYCLE_SECONDS)
+        _ping_when_idle(engine)
+        return engine
 
     if parsed.database and parsed.database != ":memory:":
         # A new data directory is private: the transcript is children's conversations.
@@ -84,6 +99,28 @@ def make_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling for idle connections only (SQLAlchemy's documented
+    checkout-event pattern): a failed ping raises DisconnectionError, and the pool then
+    replaces the connection and tries again, so the caller never sees the dead one."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < IDLE_PING_SECONDS:
+            return  # just opened, or used a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # noqa: BLE001 - any failure means "use another connection"
+            raise exc.DisconnectionError(f"idle connection failed its ping: {type(error).__name__}") from error
+        if not alive:
+            raise exc.DisconnectionError("idle connection failed its ping")
 
 
 def migrate(database: Database) -> None:

@@ -72,6 +72,15 @@ class CaseRef:
         return f"{self.channel}:{self.external_id}"
 
 
+@dataclass(frozen=True)
+class LockState:
+    """What the unit of work before Rasa found about the conversation's case."""
+
+    locked: bool  # a counsellor holds it: nothing goes to Rasa
+    case_id: int | None  # an open case whose transcript just got the message
+    unresumed: CaseRef | None  # a closed case left Rasa paused (resume failed then)
+
+
 def _ref(session: Session, case: Case) -> CaseRef:
     conversation = session.get(Conversation, case.conversation_id)
     assert conversation is not None
@@ -110,28 +119,51 @@ class Handoff:
 
     # ---- called by the relay ------------------------------------------------------------
 
+    def lock_state(self, session: Session, conversation: Conversation) -> LockState:
+        """Inside the unit of work that stored the person's message: does a counsellor hold
+        the conversation? Also copies the message into an open case (the relay then calls
+        `act_on` once that unit of work has committed)."""
+        case = service.open_case_of(session, conversation.id)
+        if case is not None:
+            service.sync_transcript(session, case, self.keyring)
+            return LockState(case.status == CaseStatus.ACTIVE, case.id, None)
+        paused = session.scalars(
+            select(Case).where(Case.conversation_id == conversation.id, Case.rasa_paused.is_(True))
+        ).first()
+        return LockState(False, None, _ref(session, paused) if paused else None)
+
+    async def act_on(self, state: LockState) -> bool:
+        """After the unit of work of `lock_state` committed: tell the console, resume Rasa if
+        a closed case left it paused; True if the bot must stay silent."""
+        self.announce(state.case_id)
+        if state.unresumed is not None:
+            await self._resume_rasa(state.unresumed)
+        return state.locked
+
     async def intercept(self, inbound: Inbound) -> bool:
         """After the person's message is stored: True if a counsellor holds the conversation."""
 
-        def work(session: Session) -> tuple[bool, int | None, CaseRef | None]:
+        def work(session: Session) -> LockState:
             conversation = transcript.find_conversation(session, inbound.channel, inbound.external_id)
             if conversation is None:
-                return False, None, None
-            case = service.open_case_of(session, conversation.id)
-            if case is not None:
-                service.sync_transcript(session, case, self.keyring)
-                return case.status == CaseStatus.ACTIVE, case.id, None
-            paused = session.scalars(
-                select(Case).where(Case.conversation_id == conversation.id, Case.rasa_paused.is_(True))
-            ).first()
-            return False, None, _ref(session, paused) if paused else None
+                return LockState(False, None, None)
+            return self.lock_state(session, conversation)
 
-        locked, case_id, unresumed = await self._run_db(work)
+        return await self.act_on(await self._run_db(work))
+
+    def sync_case(self, session: Session, conversation: Conversation) -> int | None:
+        """Inside a unit of work: copy the conversation's new messages into its open case;
+        the case's id (for `announce` after commit), or None without an open case."""
+        case = service.open_case_of(session, conversation.id)
+        if case is None:
+            return None
+        service.sync_transcript(session, case, self.keyring)
+        return case.id
+
+    def announce(self, case_id: int | None) -> None:
+        """After commit: the console shows the case's new messages."""
         if case_id is not None:
             self.feed.publish(Notice("case", case_id))
-        if unresumed is not None:
-            await self._resume_rasa(unresumed)
-        return locked
 
     async def after_turn(self, inbound: Inbound, instructions: list[dict[str, Any]]) -> list[StoredMessage]:
         """Act on the dialogue's instructions; return what the gateway adds to the reply."""
@@ -143,15 +175,9 @@ class Handoff:
 
         def sync(session: Session) -> int | None:
             conversation = transcript.find_conversation(session, inbound.channel, inbound.external_id)
-            case = service.open_case_of(session, conversation.id) if conversation else None
-            if case is None:
-                return None
-            service.sync_transcript(session, case, self.keyring)
-            return case.id
+            return self.sync_case(session, conversation) if conversation is not None else None
 
-        case_id = await self._run_db(sync)
-        if case_id is not None:
-            self.feed.publish(Notice("case", case_id))
+        self.announce(await self._run_db(sync))
         return said
 
     async def _open(self, inbound: Inbound, request: service.HandoffRequest) -> list[StoredMessage]:

@@ -30,7 +30,7 @@ from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.text_guard import clean, guard_free_text
 
 if TYPE_CHECKING:
-    from bot.handoff import Handoff
+    from bot.handoff import Handoff, LockState
     from bot.privacy.forget import Forgetting
 
 logger = logging.getLogger(__name__)
@@ -104,8 +104,12 @@ class Relay:
             )
             return await self._reply(inbound, replies.TEXT_ONLY)
         if inbound.payload is not None:
-            forward = await self._run_db(lambda s: self._store_button_press(s, inbound))
-            return await self._ask_rasa(inbound, forward)
+            def press(session: Session) -> tuple[str, LockState | None]:
+                forward, conversation = self._store_button_press(session, inbound)
+                return forward, self._lock_state(session, conversation)
+
+            forward, state = await self._run_db(press)
+            return await self._ask_rasa(inbound, forward, state)
 
         assert inbound.text is not None
         stored_text = clean(inbound.text)
@@ -113,14 +117,20 @@ class Relay:
             raise RejectedMessage("empty_text", "text must contain something besides whitespace")
         guarded = guard_free_text(inbound.text, self._max_message_chars)
 
-        await self._run_db(
-            lambda s: transcript.add_user_message(s, self._conversation(s, inbound), stored_text)
-        )
+        to_rasa = not (guarded.too_long or guarded.empty)
+
+        # One unit of work before Rasa: store the message and read the handoff lock.
+        def store(session: Session) -> LockState | None:
+            conversation = self._conversation(session, inbound)
+            transcript.add_user_message(session, conversation, stored_text)
+            return self._lock_state(session, conversation) if to_rasa else None
+
+        state = await self._run_db(store)
         if guarded.too_long:
             return await self._reply(inbound, replies.message_too_long(self._max_message_chars))
         if guarded.empty:  # e.g. only slashes: nothing for the NLU to read
             return await self._reply(inbound, replies.EMPTY_AFTER_CLEANING)
-        return await self._ask_rasa(inbound, guarded.text)
+        return await self._ask_rasa(inbound, guarded.text, state)
 
     async def _forget(self, inbound: Inbound) -> list[StoredMessage] | None:
         from bot.privacy.forget import CONFIRMED, CONFIRMED_CASE_RECORD_KEPT, KEPT, Outcome
@@ -178,12 +188,12 @@ class Relay:
         inbound = Inbound(channel=channel, external_id=external_id, text="")
         return await self._store_replies(inbound, bot_replies, Sender.BOT)
 
-    def _store_button_press(self, session: Session, inbound: Inbound) -> str:
+    def _store_button_press(self, session: Session, inbound: Inbound) -> tuple[str, Conversation]:
         assert inbound.payload is not None
         if inbound.opens_conversation:  # Messages guarantees it is the greeting
             conversation = self._conversation(session, inbound)
             transcript.add_user_message(session, conversation, "/start", payload=GREETING_PAYLOAD)
-            return GREETING_PAYLOAD
+            return GREETING_PAYLOAD, conversation
         conversation = transcript.find_conversation(session, inbound.channel, inbound.external_id)
         button = (
             transcript.offered_button(session, conversation, inbound.payload)
@@ -197,21 +207,40 @@ class Relay:
             )
         # The transcript shows what the person saw and pressed: the button's title.
         transcript.add_user_message(session, conversation, button.title, payload=button.payload)
-        return button.payload
+        return button.payload, conversation
 
-    async def _ask_rasa(self, inbound: Inbound, text: str) -> list[StoredMessage]:
+    def _lock_state(self, session: Session, conversation: Conversation) -> LockState | None:
+        return self._handoff.lock_state(session, conversation) if self._handoff is not None else None
+
+    async def _ask_rasa(self, inbound: Inbound, text: str, state: LockState | None) -> list[StoredMessage]:
         # The handoff lock: a counsellor holds this conversation, the bot stays silent.
-        if self._handoff is not None and await self._handoff.intercept(inbound):
+        # `state` was read in the unit of work that stored the message, under the turn lock.
+        if self._handoff is not None and state is not None and await self._handoff.act_on(state):
             return []
         sender_id = f"{inbound.channel}:{inbound.external_id}"
         try:
             turn = await self._rasa.converse(sender_id, text)
         except RasaUnavailable as error:
             logger.warning("Rasa unavailable for a %s message: %s", inbound.channel, error)
-            stored = await self._reply(inbound, replies.RASA_UNAVAILABLE)
-            return stored + await self._after_turn(inbound, [])
-        stored = await self._store_replies(inbound, turn.replies, Sender.BOT)
-        return stored + await self._after_turn(inbound, turn.instructions)
+            return await self._finish_turn(inbound, [BotReply(text=replies.RASA_UNAVAILABLE)], Sender.SYSTEM, [])
+        return await self._finish_turn(inbound, turn.replies, Sender.BOT, turn.instructions)
+
+    async def _finish_turn(self, inbound: Inbound, bot_replies: list[BotReply], sender: Sender,
+                           instructions: list[dict[str, Any]]) -> list[StoredMessage]:
+        """Store the turn's replies and copy them into an open case: one unit of work after
+        Rasa (a request for a counsellor takes the longer way, bot/handoff.py after_turn)."""
+        handoff = self._handoff
+        if handoff is None or instructions:
+            stored = await self._store_replies(inbound, bot_replies, sender)
+            return stored + await self._after_turn(inbound, instructions)
+
+        def store(session: Session) -> tuple[list[StoredMessage], int | None]:
+            conversation, stored = self._add_replies(session, inbound, bot_replies, sender)
+            return stored, handoff.sync_case(session, conversation)
+
+        stored, case_id = await self._run_db(store)
+        handoff.announce(case_id)
+        return stored
 
     async def _after_turn(self, inbound: Inbound, instructions: list[dict[str, Any]]) -> list[StoredMessage]:
         """Instructions for the gateway (a counsellor is needed) and the case transcript."""
@@ -225,14 +254,15 @@ class Relay:
     async def _store_replies(
         self, inbound: Inbound, bot_replies: list[BotReply], sender: Sender
     ) -> list[StoredMessage]:
-        def store(session: Session) -> list[StoredMessage]:
-            conversation = self._conversation(session, inbound)
-            stored = transcript.add_replies(session, conversation, bot_replies, sender)
-            if self._on_replies is not None:
-                self._on_replies(session, conversation, stored)
-            return [transcript.to_stored(m) for m in stored]
+        return await self._run_db(lambda s: self._add_replies(s, inbound, bot_replies, sender)[1])
 
-        return await self._run_db(store)
+    def _add_replies(self, session: Session, inbound: Inbound, bot_replies: list[BotReply],
+                     sender: Sender) -> tuple[Conversation, list[StoredMessage]]:
+        conversation = self._conversation(session, inbound)
+        stored = transcript.add_replies(session, conversation, bot_replies, sender)
+        if self._on_replies is not None:
+            self._on_replies(session, conversation, stored)
+        return conversation, [transcript.to_stored(m) for m in stored]
 
     @staticmethod
     def _conversation(session: Session, inbound: Inbound) -> Conversation:
