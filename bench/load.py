@@ -1,7 +1,8 @@
 """Many children at once: throughput, latency, CPU and memory of the full stack.
 
     <app python> bench/load.py [--model models/x.tar.gz] [--levels 10,50,200] [--duration 60]
-                               [--think 1,3] [--quick] [--no-scaling] [--no-profile] [--startup]
+                               [--think 5,15] [--stress 1:0.3-0.3,50:1-3] [--quick] [--no-scaling]
+                               [--no-profile] [--startup]
 
 Starts the real stack on free loopback ports in its production shape (app
 database and Rasa's tracker on PostgreSQL in fresh databases, shared state and
@@ -9,9 +10,15 @@ Rasa's lock store on Redis under a fresh key prefix, GATEWAY_WORKERS gateway
 workers), then, for each concurrency level N:
 
   1. N simulated children talk to the gateway's web chat API for DURATION s
-     (messages from bench/messages.yml, think time between messages);
+     (messages from bench/messages.yml, think time between messages: by default
+     5-15 s, uniformly drawn, a child reading the reply and typing the next
+     message on a phone);
   2. the same N children, same script, talk to the same Rasa server(s) directly
      through Rasa's REST channel (/webhooks/rest/webhook): plain Rasa, no gateway.
+
+Stress rows (--stress, labelled with their think time, not the realistic load):
+the same pair of phases with a short think time, e.g. one child alone sending
+every 0.3 s (the gateway's fixed cost per turn) and 50 children thinking 1-3 s.
 
 Then, with no think time (saturation): the throughput of one Rasa process, a
 profile of every process while saturated, and the same with two Rasa processes
@@ -65,6 +72,7 @@ class Phase:
     usage: dict[str, ProcessUsage]
     client_cpu: float
     load: float
+    think: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass
@@ -153,7 +161,7 @@ def measure(label: str, target: Target, children: int, duration: float, think: t
     client_before = this_process_cpu()
     result = asyncio.run(run_phase(target, children, duration, think, mix))
     usage = sampler.end()
-    phase = Phase(label, result, usage, this_process_cpu() - client_before, os.getloadavg()[0])
+    phase = Phase(label, result, usage, this_process_cpu() - client_before, os.getloadavg()[0], think)
     print(f"  {label:<34} {result.throughput:6.1f} msg/s  p50 {ms(result.percentile(0.5))}  "
           f"p95 {ms(result.percentile(0.95))}  errors {sum(result.errors.values())}  load {phase.load:.1f}",
           flush=True)
@@ -191,6 +199,11 @@ def run(args: argparse.Namespace, model: Path) -> Report:
                         for target in (GatewayWebChat(stack.bot_urls), PlainRasaRest(stack.rasa_urls)):
                             report_.phases.append(measure(f"{target.name}, {level} children", target, level,
                                                           args.duration, think, mix, sampler))
+                    for level, stress_think in args.stress:
+                        for target in (GatewayWebChat(stack.bot_urls), PlainRasaRest(stack.rasa_urls)):
+                            report_.phases.append(measure(
+                                f"stress: {target.name}, {level} children, think {_span(stress_think)} s",
+                                target, level, args.duration, stress_think, mix, sampler))
                     if not args.no_scaling:
                         report_.saturation[1] = _saturate(stack, args, mix, sampler, profile_dir)
                         if not args.no_profile:
@@ -262,22 +275,23 @@ def print_report(report_: Report, args: argparse.Namespace, model: Path) -> None
     print(f"stack: gateway workers {args.gateway_workers}, PostgreSQL + Redis; think time {args.think[0]}-"
           f"{args.think[1]} s; {args.duration:.0f} s per phase\n")
 
-    print("| children | target | messages | errors | msg/s | p50 | p95 | p99 | p50 ratio | p95 ratio |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    by_level: dict[int, dict[str, PhaseResult]] = {}
+    print("| children | think time | target | messages | errors | msg/s | p50 | p95 | p99 | p50 ratio | p95 ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    by_level: dict[tuple[int, tuple[float, float]], dict[str, PhaseResult]] = {}
     for phase in report_.phases:
-        by_level.setdefault(phase.result.children, {})[phase.result.target] = phase.result
-    for level, results in by_level.items():
+        by_level.setdefault((phase.result.children, phase.think), {})[phase.result.target] = phase.result
+    for (level, level_think), results in by_level.items():
+        stress = "" if level_think == tuple(args.think) else " (stress)"
         plain = results.get("plain Rasa")
         for name, result in results.items():
             ratios = ("", "")
             if name == "gateway" and plain and plain.latencies and result.latencies:
                 ratios = (f"{result.percentile(0.5) / plain.percentile(0.5):.2f}x",
                           f"{result.percentile(0.95) / plain.percentile(0.95):.2f}x")
-            print(f"| {level} | {name} | {len(result.latencies)} | {_errors(result)} | {result.throughput:.1f} | "
+            print(f"| {level} | {_span(level_think)} s{stress} | {name} | {len(result.latencies)} | {_errors(result)} | {result.throughput:.1f} | "
                   f"{ms(result.percentile(0.5))} | {ms(result.percentile(0.95))} | {ms(result.percentile(0.99))} | "
                   f"{ratios[0]} | {ratios[1]} |")
-    at_50 = by_level.get(50, {})
+    at_50 = by_level.get((50, tuple(args.think)), {})
     if "gateway" in at_50 and "plain Rasa" in at_50 and at_50["plain Rasa"].latencies:
         ratio = at_50["gateway"].percentile(0.5) / at_50["plain Rasa"].percentile(0.5)
         p95 = at_50["gateway"].percentile(0.95) * 1000
@@ -365,6 +379,19 @@ def _pair(raw: str) -> tuple[float, float]:
     return pair
 
 
+def _span(think: tuple[float, float]) -> str:
+    return f"{think[0]:g}" if think[0] == think[1] else f"{think[0]:g}-{think[1]:g}"
+
+
+def _stress(raw: str) -> list[tuple[int, tuple[float, float]]]:
+    """`1:0.3-0.3,50:1-3` -> [(1, (0.3, 0.3)), (50, (1.0, 3.0))]; empty = no stress rows."""
+    rows = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        children, _, span = item.partition(":")
+        rows.append((int(children), _pair(span.replace("-", ",") or "0")))
+    return rows
+
+
 def _levels(raw: str) -> list[int]:
     return [int(level) for level in raw.split(",") if level.strip()]
 
@@ -374,7 +401,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="trained model; default: the newest in models/")
     parser.add_argument("--levels", type=_levels, default=[10, 50, 200], help="concurrent children, e.g. 10,50,200")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per phase")
-    parser.add_argument("--think", type=_pair, default=(1.0, 3.0), help="think time MIN,MAX seconds (default 1,3)")
+    parser.add_argument("--think", type=_pair, default=(5.0, 15.0),
+                        help="think time MIN,MAX seconds, uniform (default 5,15: reading and typing on a phone)")
+    parser.add_argument("--stress", type=_stress, default=_stress("1:0.3-0.3,50:1-3"),
+                        help="extra rows with a short think time, CHILDREN:MIN-MAX,... (default 1:0.3-0.3,50:1-3;"
+                             " empty for none)")
     parser.add_argument("--quick", action="store_true",
                         help="a short round: 15 s phases, think 0.2-0.6 s, levels 10,50")
     parser.add_argument("--saturate", type=int, default=16, help="children with no think time for saturation")
@@ -385,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--train", action="store_true", help="also time a training from scratch (minutes)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.duration, args.think, args.levels = 15.0, (0.2, 0.6), [10, 50]
+        args.duration, args.think, args.levels, args.stress = 15.0, (0.2, 0.6), [10, 50], []
 
     model = args.model or newest_model()
     if model is None:

@@ -9,6 +9,10 @@ a thread waiting in select, a lock, a queue or time.sleep weighs nothing and
 the profile shows where CPU time goes. Counts (microseconds) go to
 $BENCH_PROFILE_DIR/<process name>-<pid>.json every 2 s, so a killed process
 still leaves its profile. Without BENCH_PROFILE_DIR nothing happens.
+
+BENCH_PROFILE_CLOCK=wall weighs every look by the wall time since the previous
+one instead, busy or not: the profile then shows where threads *wait* (a socket,
+a lock, a thread pool's queue), which is what explains latency CPU cannot.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ def _sampler(directory: Path, name: str) -> None:
     total_counts: Counter[str] = Counter()
     busy = idle = 0  # CPU microseconds seen; looks at a thread that had used none
     last_cpu: dict[int, int] = {}
+    wall = os.environ.get("BENCH_PROFILE_CLOCK") == "wall"
+    clock = time.monotonic_ns
     last_dump = time.monotonic()
     switch = directory / "on"
     target = directory / f"{name}-{os.getpid()}.json"
@@ -64,7 +70,7 @@ def _sampler(directory: Path, name: str) -> None:
                 native_id = native_ids.get(ident)
                 if ident == own or frame is None or native_id is None:
                     continue
-                now = _cpu_ns(native_id)
+                now = clock() if wall else _cpu_ns(native_id)
                 used_us = (now - last_cpu.get(native_id, now)) // 1000
                 last_cpu[native_id] = now
                 if used_us <= 0:
