@@ -46,12 +46,13 @@ RECOVERY_TIMEOUT = httpx.Timeout(90.0, connect=3.0)
 # so a retry cannot make the bot answer (or run an action) twice.
 CONNECT_RETRIES = 2
 RETRY_DELAY_SECONDS = 0.3
-# After a read timeout the slow server may still finish and save the turn: how
-# long to keep looking for it in the tracker before sending it again.
+# After a read timeout: Sanic cancels the turn when we hang up (Rasa logs
+# rest.message.received.timeout), so it is either saved already or never will be, except
+# for a save under way at that moment: how long to look for it before sending it again.
 TIMEOUT_SETTLE_SECONDS = 5.0
 TRACKER_POLL_SECONDS = 0.5
-# "Is that server still there?" after a timeout: a process that was killed refuses at once.
-LIVENESS_TIMEOUT_SECONDS = 2.0
+# Idle connections to Rasa are closed after this long (Sanic closes them after 5 s).
+KEEPALIVE_SECONDS = 2.0
 # The key of the gateway's own id of a message, in the user event's metadata.
 MESSAGE_ID_KEY = "gateway_message_id"
 WEBHOOK_PATH = "/webhooks/rest/webhook"
@@ -91,7 +92,11 @@ class RasaClient:
         self._settle_seconds = settle_seconds
         # trust_env=False: never route through a proxy from the environment;
         # Rasa is on loopback and nothing of the product leaves the machine.
-        self._http = httpx.AsyncClient(timeout=timeout, trust_env=False, transport=transport)
+        # keepalive_expiry below Sanic's 5 s keep-alive timeout: an idle connection is dropped
+        # here before Rasa closes it, so a turn is never written into a connection being closed
+        # (a ReadError that would cost a tracker check and a resend).
+        self._http = httpx.AsyncClient(timeout=timeout, trust_env=False, transport=transport,
+                                       limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS))
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -130,13 +135,6 @@ class RasaClient:
         if found is not None:
             logger.info("the turn was saved before the failure: replies rebuilt from the tracker")
             return found
-        if doubt.timed_out:
-            # A slow server that is still alive may still be working on the turn: sending
-            # it again would make another server wait for the lock, then answer it twice.
-            found = await self._wait_while_alive(doubt.url, sender_id, message_id)
-            if found is not None:
-                logger.info("the slow turn was saved: replies rebuilt from the tracker")
-                return found
         try:
             data = await self._request("POST", WEBHOOK_PATH, json=body, timeout=self._recovery_timeout)
         except TurnInDoubt as again:
@@ -160,34 +158,6 @@ class RasaClient:
             if found is not None or loop.time() >= deadline:
                 return found
             await asyncio.sleep(TRACKER_POLL_SECONDS)
-
-    async def _wait_while_alive(self, url: str, sender_id: str, message_id: str) -> RasaTurn | None:
-        """Wait for the turn while the server that timed out still accepts connections.
-
-        Returns the turn once saved, None as soon as the server is gone (the turn died
-        with it: safe to send again). If it stays alive but never saves the turn within
-        the recovery time, give up without sending it again.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + (self._recovery_timeout.read or 90.0)
-        while loop.time() < deadline:
-            if not await self._accepts_connections(url):
-                return None
-            found = turn_from_events((await self.get_tracker(sender_id)).get("events") or [], message_id)
-            if found is not None:
-                return found
-            await asyncio.sleep(TRACKER_POLL_SECONDS)
-        raise RasaUnavailable("a Rasa server is alive but has not finished a turn; not sending it twice")
-
-    async def _accepts_connections(self, url: str) -> bool:
-        """Is the process behind `url` still there? A busy one (slow answer) counts as alive."""
-        try:
-            await self._http.get(url + "/", timeout=httpx.Timeout(LIVENESS_TIMEOUT_SECONDS))
-        except (httpx.ConnectError, httpx.ConnectTimeout):
-            return False
-        except httpx.HTTPError:
-            return True  # accepted the connection; its event loop is busy with the turn
-        return True
 
     async def execute_action(self, sender_id: str, action: str) -> list[BotReply]:
         """Run one action in a conversation (e.g. the check-in after a handoff); its replies."""

@@ -11,9 +11,7 @@ with its metadata, then the bot events), and two fakes can share one `events`
 dict. `failures` scripts how the next webhook calls go wrong, one entry each:
 "before" drops the connection without doing anything (a server killed before the
 turn was saved), "after" saves the turn then drops the connection (killed after
-saving, before answering), "slow:<seconds>" answers late, "late_save:<seconds>" saves
-and answers late (still working when the client gave up), "hang:<seconds>" never saves
-nor answers (a stuck server, for the test to kill).
+saving, before answering), "slow:<seconds>" answers late.
 """
 
 from __future__ import annotations
@@ -114,12 +112,6 @@ class FakeRasa:
                     if failure == "before":
                         self.close_connection = True
                         return
-                    if failure.startswith("hang:"):  # busy, never saves (until the test kills it)
-                        time.sleep(float(failure.removeprefix("hang:")))
-                        self.close_connection = True
-                        return
-                    if failure.startswith("late_save:"):  # still working when the client gives up
-                        time.sleep(float(failure.removeprefix("late_save:")))
                     messages = fake.reply(body["sender"], body["message"])
                     if fake.record_turns:
                         fake.save_turn(body, messages)

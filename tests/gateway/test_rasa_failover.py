@@ -7,7 +7,6 @@ store. The real multi-process proof (real Rasa processes killed mid-run) is in t
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -118,36 +117,6 @@ def test_a_timed_out_turn_that_was_saved_is_not_sent_again(two_rasas: tuple[Fake
 
     assert [r.text for r in turn.replies] == ["Mình nghe em nói: em muốn hỏi"]
     assert user_events(first) == ["em muốn hỏi"] and second.webhook_calls == []
-
-
-def test_a_slow_server_still_working_on_the_turn_is_waited_for_not_doubled(
-    two_rasas: tuple[FakeRasa, FakeRasa],
-) -> None:
-    first, second = two_rasas
-    first.failures = ["late_save:1.5"]  # saves the turn only after the client gave up
-
-    [turn] = converse([first.url, second.url], first.token, "em muốn hỏi",
-                      timeout=httpx.Timeout(0.5, connect=0.5), settle_seconds=0.1)
-
-    assert [r.text for r in turn.replies] == ["Mình nghe em nói: em muốn hỏi"]
-    assert user_events(first) == ["em muốn hỏi"] and second.webhook_calls == []
-
-
-def test_a_stuck_server_that_dies_gets_its_turn_sent_to_the_other(
-    two_rasas: tuple[FakeRasa, FakeRasa],
-) -> None:
-    first, second = two_rasas
-    first.failures = ["hang:3"]
-    killer = threading.Timer(1.0, first.__exit__)  # dies while the client waits for it
-    killer.start()
-    try:
-        [turn] = converse([first.url, second.url], first.token, "alo",
-                          timeout=httpx.Timeout(0.5, connect=0.5), settle_seconds=0.1)
-    finally:
-        killer.join()
-
-    assert [r.text for r in turn.replies] == ["Mình nghe em nói: alo"]
-    assert user_events(first) == ["alo"] and len(second.webhook_calls) == 1
 
 
 def test_two_failures_in_a_row_are_one_clear_error_and_nothing_doubles(

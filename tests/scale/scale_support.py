@@ -23,8 +23,10 @@ from bot.models import Conversation, Message, Sender
 
 PASSWORD = "mat-khau-thu-nghiem-quy-mo"
 # A turn waits for NLU, policies and the action server on a busy 2-core machine,
-# and after a Rasa crash for the lock that server held (TICKET_LOCK_LIFETIME).
-TURN_TIMEOUT_SECONDS = 90.0
+# and after a Rasa crash for the lock that server held (TICKET_LOCK_LIFETIME). The gateway's
+# own worst case is longer than its first attempt: 30 s (timed out, Rasa cancels the turn),
+# 5 s looking for it in the tracker, then up to 90 s for the resend (bot/rasa_client.py).
+TURN_TIMEOUT_SECONDS = 150.0
 
 
 # ---- what the simulated people say ------------------------------------------------------------
@@ -160,7 +162,10 @@ async def run_chats(chats: Sequence[Chat], workers: Sequence[str], rasa_urls: Se
                     *, concurrency: int, seed: int, check_slots: bool = True,
                     progress: Progress | None = None) -> list[Chat]:
     """Every chat, at most `concurrency` at once, their turns interleaved across the workers."""
-    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+    # Idle connections dropped before uvicorn's 5 s keep-alive timeout closes them: a POST written
+    # into a connection the server is closing fails with ReadError (browsers retry; httpx does not).
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2,
+                          keepalive_expiry=2.0)
     gate = asyncio.Semaphore(concurrency)
     progress = progress or Progress()
     async with httpx.AsyncClient(trust_env=False, limits=limits) as http:
