@@ -10,29 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from bench import procstats
+
 from scripts.stack import REPO_ROOT, free_port
 
 pytestmark = pytest.mark.e2e
 
 
 def descendants(pid: int) -> set[int]:
-    children: dict[int, set[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                # Field 4 of /proc/<pid>/stat is the parent pid (after "pid (comm) state").
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, set()).add(int(entry.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
+    return set(procstats.process_tree(pid)) - {pid}
 
 
 def alive(pid: int) -> bool:

@@ -6,18 +6,17 @@ console session on one worker, and what the app database and Rasa say afterwards
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
+from bench import procstats
 from bot.db import Database
 from bot.models import Conversation, Message, Sender
 
@@ -180,36 +179,13 @@ async def run_chats(chats: Sequence[Chat], workers: Sequence[str], rasa_urls: Se
 
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) used so far by a process and the processes it started
-    (the action server's Sanic serves from a worker process), from /proc/<pid>/stat."""
-    total = 0.0
-    for each in {pid} | descendants(pid):
-        try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended meanwhile
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    (the action server's Sanic serves from a worker process)."""
+    return procstats.cpu_seconds(procstats.process_tree(pid))
 
 
 def descendants(pid: int) -> set[int]:
-    """Every process below `pid`, from the parent ids in /proc/*/stat."""
-    children: dict[int, set[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                # Field 4 of /proc/<pid>/stat is the parent pid (after "pid (comm) state").
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, set()).add(int(entry.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
+    """Every process below `pid`."""
+    return set(procstats.process_tree(pid)) - {pid}
 
 
 # ---- what the stores say -------------------------------------------------------------------------
