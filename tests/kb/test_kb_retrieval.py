@@ -29,10 +29,11 @@ ONE_STEP_FLOOR = 0.92
 ANSWER_PRECISION_FLOOR = 0.90
 PARAPHRASE_FILES = sorted(KB_TESTS.glob("paraphrases_part*.yml"))
 # The development sets retrieval was tuned on (the held-out sets above are only ever scored), with
-# floors about 2 points under the measured top-1 (words only): dev_paraphrases 96.6%, written after
-# reading the cards; dev_paraphrases_2 94.4%, written from the card titles only, in children's and
-# parents' own wording (a half without diacritics or in teencode).
-DEV_SETS = {"dev_paraphrases.yml": 0.94, "dev_paraphrases_2.yml": 0.92}
+# floors about 2-3 points under the measured top-1 (words only, 2026-11-29): dev_paraphrases 96.6%,
+# written after reading the cards; dev_paraphrases_2 94.4% and dev_paraphrases_3 94.8% (270), written
+# from the card titles only, in children's and parents' own wording (a half without diacritics or in
+# teencode).
+DEV_SETS = {"dev_paraphrases.yml": 0.94, "dev_paraphrases_2.yml": 0.92, "dev_paraphrases_3.yml": 0.92}
 REPORT = REPO_ROOT / "results" / "kb_retrieval.txt"
 
 
