@@ -21,12 +21,19 @@ from actions.knowledge_base.evaluation import evaluate, rate, read_paraphrases, 
 from actions.knowledge_base.service import KnowledgeBase
 from kb_paths import FIXTURES, KB_TESTS, REAL_CONTENT, REPO_ROOT
 
-TOP1_TARGET = 0.90  # the issue's target
-# Regression floors, a little under what was measured on 2026-11-29 (241 paraphrases, 119 cards):
-# top-1 89.6% words only (88.8% before the sibling-card contrast); one step 95.4%; answers 95% right.
-TOP1_FLOOR = 0.87
-ONE_STEP_FLOOR = 0.92
+TOP1_TARGET = 0.90  # the issue's target, on all the held-out sets together
+# The held-out sets, measured on 2026-11-29 with the NLU intent (119 cards), each scored once after it
+# was written and never used for tuning:
+#   part1 + part2 (241): written with the cards by their authors, each question worded away from the
+#     card's own examples: top-1 89.6% (part1 94.6%, part2 83.8%: child labour, social assistance and
+#     online safety are where retrieval is weakest);
+#   part3 (303): written from the card titles and the law reference only, without reading the cards,
+#     as children and parents type: top-1 94.7%.
+# All 544: top-1 92.5%, one step 95.0%, answered 89.3%. Floors a little under each figure.
+TOP1_FLOOR = 0.90
+ONE_STEP_FLOOR = 0.93
 ANSWER_PRECISION_FLOOR = 0.90
+PER_SET_TOP1_FLOOR = {"paraphrases_part1.yml": 0.92, "paraphrases_part2.yml": 0.81, "paraphrases_part3.yml": 0.92}
 PARAPHRASE_FILES = sorted(KB_TESTS.glob("paraphrases_part*.yml"))
 # The development sets retrieval was tuned on (the held-out sets above are only ever scored), with
 # floors about 2-3 points under the measured top-1 (words only, 2026-11-29): dev_paraphrases 96.6%,
@@ -100,11 +107,10 @@ def test_writers_paraphrases_do_not_regress(writers_outcomes: tuple[list, str]) 
     # never guessing: what it does answer is right far more often than its top-1 overall
     answered = [o for o in outcomes if o.kind == "answer"]
     assert rate(answered, "answered_right") >= ANSWER_PRECISION_FLOOR, text
+    for name, floor in PER_SET_TOP1_FLOOR.items():
+        assert rate([o for o in outcomes if o.question["source"] == name], "top1_right") >= floor, text
 
 
-@pytest.mark.xfail(reason="lexical retrieval reaches 89.6% top-1 on the writers' paraphrases (94-97% on the "
-                          "development sets it was tuned on); the misses are mostly sibling cards, which the "
-                          "clarifying buttons still offer (one step 95%)", strict=False)
 def test_writers_paraphrases_reach_the_target(writers_outcomes: tuple[list, str]) -> None:
     outcomes, text = writers_outcomes
     assert rate(outcomes, "top1_right") >= TOP1_TARGET, text
