@@ -19,6 +19,7 @@ from bot.db import Database
 from bot.models import Conversation, Message
 from bot.settings import Settings, load_settings
 from scripts.stack import REPO_ROOT, Stack, free_port
+from tests.waiting import wait_for
 
 NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"
 
@@ -101,12 +102,7 @@ def transcript(settings: Settings, channel: str, external_id: str) -> list[tuple
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    wait_for(condition, what, timeout, interval=0.05)
 
 
 def run(coroutine: Any) -> Any:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from channel_support import channel_stack
@@ -24,6 +23,7 @@ from scripts.stack import Stack
 # The end-to-end fixtures (model, engine python, network guard log) of tests/e2e.
 from tests.e2e.conftest import engine_python, netguard_log, trained_model  # noqa: F401
 from tests.e2e.e2e_support import Console, bot_events, cases, create_staff, tracker
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -104,16 +104,6 @@ class ZaloChild:
         number = self.offered(title)
         assert number is not None, f"no choice {title!r} in {self.received()}"
         self.says(number)
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def wait_for_message(child: TelegramChild | ZaloChild, after: int, contains: str, timeout: float = 60.0) -> str:

@@ -8,7 +8,7 @@ Accounts are made with the CLI (`python -m bot.users`), as the README says.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 
 from scripts.stack import REPO_ROOT, Stack, free_port
 from tests.e2e.e2e_support import PASSWORD, Console, bot_events, cases, create_staff, tracker
+from tests.waiting import wait_for
 
 
 pytestmark = pytest.mark.e2e
@@ -56,16 +57,6 @@ def browser() -> Iterator[Any]:
 
 
 # ---- helpers --------------------------------------------------------------------------------
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def chat(stack: Stack, conversation: str, **body: str) -> list[dict[str, Any]]:
@@ -124,7 +115,7 @@ def test_a_counsellor_takes_over_in_the_console_and_hands_back(handoff_stack: St
     counsellor.click("#send-reply")
     child.wait_for_selector("text=chị là Lan", timeout=30_000)
 
-    sender_id = "web:" + wait_for(lambda: child.evaluate("sessionStorage.getItem('chat.conversationId')"))
+    sender_id = "web:" + wait_for(lambda: child.evaluate("sessionStorage.getItem('chat.conversationId')"), "the conversation id")
     bot_events_before = bot_events(tracker(stack, sender_id))
     child.fill("#text", "em dang o nha mot minh, em so lam")
     child.click("#send")

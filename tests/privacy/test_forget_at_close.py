@@ -28,6 +28,7 @@ from bot.privacy.forget import KEPT
 from bot.privacy.models import CaseCount
 from bot.privacy.retention import Retention
 from bot.privacy.stores import TrackerStore
+from tests.waiting import wait_for
 
 DAY = timedelta(days=1)
 DISCLOSURE = "chú em đánh em, số em là 0912345678"
@@ -76,12 +77,6 @@ def _events(world: dict[str, Any], case_id: int) -> list[str]:
         return list(session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)))
 
 
-def _wait_for(condition, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not condition():
-        time.sleep(0.1)
-
-
 def test_a_request_during_a_case_is_carried_out_when_the_case_closes(world: dict[str, Any]) -> None:
     _post(world, DISCLOSURE)
     case_id = _open_and_take_case(world)
@@ -109,7 +104,7 @@ def test_a_request_during_a_case_is_carried_out_when_the_case_closes(world: dict
     assert "closed" in closed_event
 
     # The background job carries the request out by itself: no message from the child needed.
-    _wait_for(lambda: service.FORGET_APPLIED in _events(world, case_id))
+    wait_for(lambda: service.FORGET_APPLIED in _events(world, case_id), "the request carried out", timeout=20)
     assert _events(world, case_id).count(service.FORGET_APPLIED) == 1
     assert tracker_senders(world["tracker"]) == {"web:someone-else-entirely"}
     with world["db"].session() as session:

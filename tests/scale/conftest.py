@@ -9,8 +9,7 @@ order and the Rasa failover test, which kills a Rasa server, comes last.
 PostgreSQL: $SCALE_TEST_POSTGRES_URL (an admin connection; default the local
 server, user postgres). Redis: $SCALE_TEST_REDIS_URL (default db 11 of the local
 server). Without them the tests are skipped, saying which one is missing.
-Model: $MODEL (the Makefile passes the one it trained), else what
-scripts/train_model.py prints, else the newest models/*.tar.gz.
+Model and engine Python: the end-to-end suite's fixtures (tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -30,7 +29,8 @@ from sqlalchemy.engine import make_url
 from bot.cases.crypto import load_keyring
 from bot.db import Database
 from scale_support import PASSWORD
-from scripts.stack import REPO_ROOT, Stack, StackError, default_python, newest_model, port_is_free
+from scripts.stack import REPO_ROOT, Stack, port_is_free
+from tests.e2e.conftest import engine_python, trained_model  # noqa: F401 - the model and Python, as for e2e
 
 POSTGRES_ADMIN_URL = os.environ.get("SCALE_TEST_POSTGRES_URL",
                                     "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -39,13 +39,6 @@ NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"
 # This suite's loopback ports (the Rasa servers and the gateway workers need consecutive ones).
 PORT_RANGE = range(7100, 7200)
 STAFF = (("lan", "Lan", "counsellor", "2"), ("ha", "Hà", "supervisor", "3"))
-
-
-def _unavailable(reason: str) -> None:
-    # In CI a missing model or environment is a failure, not a skip.
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 # ---- the servers ----------------------------------------------------------------------------------
@@ -112,32 +105,6 @@ def redis_key_prefix(redis_url: str) -> Iterator[str]:
 # ---- the model and the stack -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="package")
-def scale_engine_python() -> str:
-    try:
-        return default_python("engine")
-    except StackError as error:
-        _unavailable(str(error))
-        raise
-
-
-@pytest.fixture(scope="package")
-def scale_model(scale_engine_python: str) -> Path:
-    if os.environ.get("MODEL"):
-        return Path(os.environ["MODEL"])
-    result = subprocess.run([scale_engine_python, str(REPO_ROOT / "scripts" / "train_model.py")], cwd=REPO_ROOT,
-                            env={**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(REPO_ROOT)},
-                            stdout=subprocess.PIPE, text=True, timeout=3600)
-    lines = result.stdout.strip().splitlines()
-    if result.returncode == 0 and lines:
-        return Path(lines[-1])
-    model = newest_model()
-    if model is None:
-        _unavailable("no trained model: run `make train` (or set MODEL=<path>)")
-    assert model is not None
-    return model
-
-
 def free_ports(*runs: int) -> list[int]:
     """The first port of each run of consecutive free ports in PORT_RANGE, runs not overlapping."""
     taken: set[int] = set()
@@ -159,7 +126,7 @@ def scale_netguard_log() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="package")
-def scale_stack(scale_model: Path, scale_engine_python: str, database_urls: dict[str, str], redis_url: str,
+def scale_stack(trained_model: Path, engine_python: str, database_urls: dict[str, str], redis_url: str,
                 redis_key_prefix: str, scale_netguard_log: Path,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     rasa_port, actions_port, bot_port = free_ports(2, 1, 2)
@@ -172,7 +139,7 @@ def scale_stack(scale_model: Path, scale_engine_python: str, database_urls: dict
         # per-person one) must not turn the run into 429s. Rate limiting has its own tests.
         "RATE_LIMIT_BURST": "100", "RATE_LIMIT_PER_MINUTE": "6000",
     }
-    with Stack(model=scale_model, engine_python=scale_engine_python, data_dir=data_dir, rasa_port=rasa_port,
+    with Stack(model=trained_model, engine_python=engine_python, data_dir=data_dir, rasa_port=rasa_port,
                actions_port=actions_port, bot_port=bot_port, rasa_processes=2, gateway_workers=2,
                app_database_url=database_urls["app"], rasa_tracker_url=database_urls["tracker"],
                redis_url=redis_url, extra_env=env, extra_pythonpath=[NETGUARD_DIR]) as running:

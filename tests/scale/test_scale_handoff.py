@@ -9,8 +9,7 @@ worker; after the case is closed the bot answers again, on both workers.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,6 +17,7 @@ import pytest
 
 from scale_support import Console, new_conversation_id
 from scripts.stack import Stack
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -49,16 +49,6 @@ def tracker(rasa_url: str, token: str, sender_id: str) -> dict[str, Any]:
                          trust_env=False)
     response.raise_for_status()
     return response.json()  # type: ignore[no-any-return]
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_case_taken_on_worker_a_silences_the_bot_on_worker_b(scale_stack: Stack, counsellor: Console) -> None:

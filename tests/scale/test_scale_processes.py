@@ -15,8 +15,6 @@ from __future__ import annotations
 import os
 import signal
 import stat
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -25,6 +23,7 @@ import yaml
 
 from scale_support import descendants, new_conversation_id
 from scripts.stack import GENERATED_ENDPOINTS, Stack
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -93,13 +92,6 @@ def test_nothing_left_the_machine(scale_stack: Stack, scale_netguard_log: Path) 
 def _post(worker: str) -> httpx.Response:
     return httpx.post(f"{worker}/api/webchat/{new_conversation_id()}/messages", json={"text": "xin chào"},
                       timeout=60, trust_env=False)
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 # ---- /proc -----------------------------------------------------------------------------------------
