@@ -72,6 +72,8 @@ STOP_GRACE_SECONDS = 15.0
 GENERATED_ENDPOINTS = "rasa_endpoints.yml"
 # Rasa's Redis lock store only accepts an alphanumeric key prefix (it adds ":lock:").
 DEFAULT_LOCK_KEY_PREFIX = "treem"
+# Rasa's Redis lock store without its endless wait after a server dies mid-turn (see the module).
+LOCK_STORE_CLASS = "bot.rasa_plugins.lock_store.TicketSafeRedisLockStore"
 # A Rasa server that dies mid-turn keeps holding that conversation's lock until the
 # lock expires (Rasa's default: 60 s); the other server takes the retried turn only
 # then. 20 s is within the gateway's Rasa timeout (30 s), and far above one turn.
@@ -529,7 +531,7 @@ def redis_lock_store_endpoint(url: str, key_prefix: str = "") -> dict[str, Any]:
     db = parts.path.lstrip("/") or "0"
     if not db.isdigit():
         raise StackError(f"REDIS_URL's database must be a number, not {db!r}")
-    endpoint: dict[str, Any] = {"type": "redis", "url": parts.hostname, "port": parts.port or 6379,
+    endpoint: dict[str, Any] = {"type": LOCK_STORE_CLASS, "url": parts.hostname, "port": parts.port or 6379,
                                 "db": int(db), "key_prefix": lock_key_prefix(key_prefix)}
     if parts.username:
         endpoint["username"] = unquote(parts.username)

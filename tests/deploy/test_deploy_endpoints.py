@@ -62,7 +62,7 @@ def test_rasa_reads_the_production_endpoints_and_builds_the_real_stores(tracker_
     assert found["restored_text"] == "em bị đánh ở nhà"
     assert found["stored"] and all("em bị" not in row and "disclose" not in row for row in found["stored"])
 
-    assert found["lock_store"] == "RedisLockStore"
+    assert found["lock_store"] == "TicketSafeRedisLockStore"
     assert found["lock_found"] is True
     assert found["lock_key"].startswith("treem:")  # the prefix was accepted, not silently dropped
     assert int(found["lock_db"]) == 1

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from scale_support import descendants, new_conversation_id
-from scripts.stack import GENERATED_ENDPOINTS, Stack
+from scripts.stack import GENERATED_ENDPOINTS, LOCK_STORE_CLASS, Stack
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -80,7 +80,7 @@ def test_rasa_reads_the_endpoints_the_stack_wrote(scale_stack: Stack, redis_key_
     assert tracker["type"] == repository["tracker_store"]["type"]  # the encrypted store stays
     assert (tracker["dialect"], tracker["url"], tracker["db"]) == \
         ("postgresql", "127.0.0.1", scale_stack.rasa_tracker_url.rsplit("/", 1)[1])
-    assert (lock["type"], lock["key_prefix"]) == ("redis", redis_key_prefix.rstrip(":"))
+    assert (lock["type"], lock["key_prefix"]) == (LOCK_STORE_CLASS, redis_key_prefix.rstrip(":"))
     for name in ("rasa-0", "rasa-1"):
         assert f"--endpoints {path}" in _command_line(scale_stack.processes_info()[name]), name
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts.stack import GENERATED_ENDPOINTS, REPO_ROOT, Stack, StackError, lock_key_prefix, \
+from scripts.stack import GENERATED_ENDPOINTS, LOCK_STORE_CLASS, REPO_ROOT, Stack, StackError, lock_key_prefix, \
     redis_lock_store_endpoint, sql_store_endpoint
 
 PG_APP = "postgresql+psycopg://postgres@127.0.0.1:5432/app_db"
@@ -80,7 +80,7 @@ def test_shared_stores_get_an_endpoints_file_of_their_own(tmp_path: Path) -> Non
         "db": "tracker_db", "port": 5433, "username": "rasa", "password": "s@cret", "login_db": "postgres",
         "query": {"sslmode": "require"},
     }
-    assert written["lock_store"] == {"type": "redis", "url": "127.0.0.1", "port": 6379, "db": 4,
+    assert written["lock_store"] == {"type": LOCK_STORE_CLASS, "url": "127.0.0.1", "port": 6379, "db": 4,
                                      "key_prefix": "treem"}
     # A lock left by a killed server expires well within the gateway's timeout.
     assert int(multi._env["TICKET_LOCK_LIFETIME"]) == int(os.environ.get("TICKET_LOCK_LIFETIME") or 20)
