@@ -166,3 +166,35 @@ def test_happening_now_is_an_ambiguous_imminence_cue(lexicon):
     # "đang" before an ordinary verb is nothing; "trả lời" is not "lôi".
     assert not counted(lexicon, "ai dang tra loi e v")
     assert not counted(lexicon, "em đang học bài")
+
+
+# Added after the second NLU development set (tests/data/nlu_dev_2.yml, 2026-11-29); the texts
+# below are new wordings of what it missed, not its own messages.
+@pytest.mark.parametrize(
+    "text, category",
+    [("lần nào bị so sánh em cũng đấm tay vào tường tới sưng", "self_harm"),
+     ("tui lay compa dam vao tay, dau ma thay nhe nguoi", "self_harm"),
+     ("chắc em đi thì nhà đỡ tốn tiền nuôi em", "suicide_plan"),
+     ("không có em thì mọi người sẽ vui hơn", "suicide_plan"),
+     ("tụi nó đè em xuống rồi lấy bật lửa đốt tóc em", "physical_violence"),
+     ("bị đánh vô đầu e phải khâu 3 mũi", "physical_violence"),
+     ("em bị ông hàng xóm làm bậy hồi năm ngoái", "sexual_abuse"),
+     ("bi chu ho lam bay", "sexual_abuse")],
+)
+def test_indirect_disclosures_are_clear_signals(lexicon, text, category):
+    assert category in categories(lexicon, text, clear_only=True), lexicon.find(text)
+
+
+def test_an_online_stranger_asking_to_meet_is_a_warning_sign(lexicon):
+    signals = counted(lexicon, "có ông trên game đòi gặp ở quán net gần trường")
+    assert any(s.category == "grooming" and s.ambiguous for s in signals)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["có app nào giết thời gian không", "tụi nó chém gió về ma suốt", "em muốn cắt tóc mái",
+     "uống thuốc cảm có buồn ngủ không", "tụi em chơi đánh nhau bằng bóng nước",
+     "bài có câu thà chết còn hơn mất em", "em làm bậy bài kiểm tra rồi", "em không bị ai làm bậy cả"],
+)
+def test_everyday_words_that_look_dangerous_are_not_signals(lexicon, text):
+    assert not counted(lexicon, text), lexicon.find(text)
