@@ -179,7 +179,15 @@ def test_happening_now_is_an_ambiguous_imminence_cue(lexicon):
      ("tụi nó đè em xuống rồi lấy bật lửa đốt tóc em", "physical_violence"),
      ("bị đánh vô đầu e phải khâu 3 mũi", "physical_violence"),
      ("em bị ông hàng xóm làm bậy hồi năm ngoái", "sexual_abuse"),
-     ("bi chu ho lam bay", "sexual_abuse")],
+     ("bi chu ho lam bay", "sexual_abuse"),
+     # after the third set (tests/data/nlu_dev_3.yml)
+     ("chủ nhật này là ngày cuối cùng của em rồi", "suicide_plan"),
+     ("nó viết di chúc rồi mọi người ơi", "suicide_plan"),
+     ("em tưởng tượng đám tang của chính mình", "suicide_plan"),
+     ("tụi nó lột quần em ngoài sân", "sexual_abuse"),
+     ("bị chọi vô đầu bằng cục đá", "physical_violence"),
+     ("em đang bị mấy người lạ nhốt trong kho", "physical_violence"),
+     ("họ nói mai sẽ đưa em qua sông", "trafficking")],
 )
 def test_indirect_disclosures_are_clear_signals(lexicon, text, category):
     assert category in categories(lexicon, text, clear_only=True), lexicon.find(text)
@@ -198,3 +206,21 @@ def test_an_online_stranger_asking_to_meet_is_a_warning_sign(lexicon):
 )
 def test_everyday_words_that_look_dangerous_are_not_signals(lexicon, text):
     assert not counted(lexicon, text), lexicon.find(text)
+
+
+def test_giving_things_away_is_a_warning_sign_that_adds_up(lexicon):
+    alone = counted(lexicon, "em chia hết đồ cho em gái rồi")
+    assert alone and all(s.ambiguous for s in alone)
+    together = {s.canonical for s in counted(lexicon, "nó chia hết đồ cho tụi em, còn dặn chăm con mèo giúp nó")}
+    assert len(together) >= 2
+
+
+def test_self_punishment_by_starving_adds_up(lexicon):
+    assert all(s.ambiguous for s in counted(lexicon, "em tự phạt mình chống đẩy 20 cái"))
+    together = {s.canonical for s in counted(lexicon, "e nhịn ăn cả tuần để tự phạt mình, thấy đáng đời")}
+    assert len(together) >= 2
+
+
+def test_asking_someone_to_call_the_police_is_imminent(lexicon):
+    signals = counted(lexicon, "ổng đang lên lầu, nếu em không nhắn lại thì gọi công an giúp em")
+    assert any(s.level == "imminent" and not s.ambiguous for s in signals)
