@@ -15,13 +15,14 @@ import pytest
 import yaml
 
 from scripts.ask import parse_with_engine
+from scripts.evaluate import ESCALATING
 from scripts.stack import REPO_ROOT
 
 PUBLIC_SAMPLE = REPO_ROOT.parent / "shared" / "eval" / "nlu_dev_sample.yml"
 DATA = REPO_ROOT / "tests" / "data"
-# set -> (minimum escalation recall, maximum false escalation of risk-none messages)
 pytestmark = pytest.mark.slow
 
+# set -> (minimum escalation recall, maximum false escalation of risk-none messages)
 FLOORS = {
     "nlu_dev_sample.yml": (1.0, 0.0),  # 24/24, 0/37
     "nlu_holdout.yml": (0.98, 0.0),  # 86/87, 0/97
@@ -52,7 +53,7 @@ def test_escalation_does_not_regress(triaged: dict[str, list[tuple[dict[str, Any
         pytest.skip(f"{name} is not on this machine")
     min_recall, max_false = FLOORS[name]
     pairs = triaged[name]
-    dangerous = [(m, p) for m, p in pairs if m["risk"] in ("high", "imminent")]
+    dangerous = [(m, p) for m, p in pairs if m["risk"] in ESCALATING]
     harmless = [(m, p) for m, p in pairs if m["risk"] == "none"]
     missed = [m["text"] for m, p in dangerous if not p["risk"]["escalate"]]
     raised = [m["text"] for m, p in harmless if p["risk"]["escalate"]]
