@@ -51,14 +51,21 @@ run: setup
 	  $(APP_PY) -m bot.init_data && \
 	  exec $(APP_PY) scripts/stack.py --model "$$MODEL"
 
-test: setup netguard-start validate test-engine conversation-tests test-app netguard-check
+# Installation first, outside the network guard (it must reach the package
+# registry); then the tests, in a second make whose every process is guarded.
+test: setup
+	@$(MAKE) --no-print-directory guarded-tests
 
 # Every Python process of the test run records any connection or name lookup
 # outside loopback (tests/netguard/sitecustomize.py); the run fails if any was made.
+# (Target-specific variables reach a target's prerequisites too: that is why the
+# guard is set on this inner target and not on `test`, whose prerequisite installs.)
 NETGUARD_LOG := $(CURDIR)/results/netguard.log
-test: export NETGUARD_LOG := $(NETGUARD_LOG)
-test: export NETGUARD_MODE := record
-test: export PYTHONPATH := $(CURDIR)/tests/netguard:$(CURDIR)
+.PHONY: guarded-tests
+guarded-tests: netguard-start validate test-engine conversation-tests test-app netguard-check
+guarded-tests: export NETGUARD_LOG := $(NETGUARD_LOG)
+guarded-tests: export NETGUARD_MODE := record
+guarded-tests: export PYTHONPATH := $(CURDIR)/tests/netguard:$(CURDIR)
 
 netguard-start:
 	@mkdir -p results && rm -f "$(NETGUARD_LOG)"

@@ -50,6 +50,7 @@ def _is_address_literal(host) -> bool:
 
 
 def _record(what: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(LOG)), exist_ok=True)
     with open(LOG, "a", encoding="utf-8") as log:
         log.write(f"{os.getpid()} {' '.join(sys.argv[:2])}: {what}\n")
 
