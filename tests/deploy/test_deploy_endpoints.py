@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from deploy_support import ENDPOINTS_FILE, REPO_ROOT, engine_python
+from tests.unavailable import unavailable
 
 PROBE = Path(__file__).with_name("engine_endpoints_probe.py")
 PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
@@ -26,7 +27,7 @@ def _psql(sql: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def tracker_database() -> Iterator[str]:
     if _psql("SELECT 1").returncode != 0:
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+        unavailable("PostgreSQL is not running on 127.0.0.1:5432")
     name = f"deploy_tracker_{secrets.token_hex(4)}"
     assert _psql(f'CREATE DATABASE "{name}"').returncode == 0
     yield name

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from deploy_support import DEPLOY
+from tests.unavailable import unavailable
 
 SCRIPT = DEPLOY / "postgres" / "init-databases.sh"
 SERVER = {"PGHOST": "127.0.0.1", "PGPORT": "5432"}
@@ -23,7 +24,7 @@ def _psql(sql: str, *, user: str = "postgres", database: str = "postgres") -> su
 @pytest.fixture
 def names() -> Iterator[dict[str, str]]:
     if _psql("SELECT 1").returncode != 0:
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+        unavailable("PostgreSQL is not running on 127.0.0.1:5432")
     suffix = secrets.token_hex(4)
     names = {"APP_DB_USER": f"deploy_app_{suffix}", "APP_DB_NAME": f"deploy_app_db_{suffix}",
              "KB_DB_NAME": f"deploy_kb_db_{suffix}", "TRACKER_DB_USER": f"deploy_rasa_{suffix}",

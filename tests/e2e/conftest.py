@@ -17,15 +17,9 @@ from pathlib import Path
 import pytest
 
 from scripts.stack import REPO_ROOT, Stack, StackError, default_python, free_port, newest_model
+from tests.unavailable import unavailable
 
 NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"
-
-
-def _unavailable(reason: str) -> None:
-    # In CI a missing model or environment is a failure, not a skip.
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +27,7 @@ def engine_python() -> str:
     try:
         return default_python("engine")
     except StackError as error:
-        _unavailable(str(error))
+        unavailable(str(error))
         raise
 
 
@@ -57,7 +51,7 @@ def trained_model(engine_python: str) -> Path:
         return Path(lines[-1])
     model = newest_model()
     if model is None:
-        _unavailable("no trained model: run `make train` (or set MODEL=<path>)")
+        unavailable("no trained model: run `make train` (or set MODEL=<path>)")
     assert model is not None
     return model
 

@@ -31,6 +31,7 @@ from bot.rasa_plugins.tracker_store import (
     TrackerKeyError,
     keys_from_environment,
 )
+from tests.unavailable import unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 CLASS_PATH = "bot.rasa_plugins.tracker_store.EncryptedSQLTrackerStore"
@@ -192,7 +193,7 @@ def postgres_url() -> Iterator[str]:
             connection.execute(sa.text("SELECT 1"))
     except Exception as error:  # noqa: BLE001
         admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable (set PRIVACY_TEST_POSTGRES_URL): {type(error).__name__}")
+        unavailable(f"PostgreSQL not reachable (set PRIVACY_TEST_POSTGRES_URL): {type(error).__name__}")
     name = f"hpriv_tracker_{uuid.uuid4().hex[:12]}"
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))

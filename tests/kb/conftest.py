@@ -22,6 +22,7 @@ from actions.knowledge_base.database import KnowledgeBaseDatabase
 from actions.knowledge_base.loader import ensure_loaded, read_content_from_database
 from actions.knowledge_base.service import KnowledgeBase
 from kb_paths import FIXTURE_CONTENT
+from tests.unavailable import unavailable
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
@@ -44,7 +45,7 @@ def _postgres_unavailable() -> str | None:
 def postgres_admin_url() -> str:
     reason = _postgres_unavailable()
     if reason:
-        pytest.skip(reason)
+        unavailable(reason)
     return POSTGRES_ADMIN_URL
 
 

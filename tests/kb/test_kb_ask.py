@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from kb_paths import FIXTURE_CONTENT, FIXTURES, REPO_ROOT
+from tests.unavailable import unavailable
 
 ASK = REPO_ROOT / "scripts" / "ask.py"
 
@@ -56,7 +56,7 @@ def test_batch_keeps_input_order(tmp_path: Path) -> None:
 def test_through_the_trained_model(tmp_path: Path) -> None:
     model = os.environ.get("MODEL")
     if not model or not Path(model).exists():
-        pytest.skip("no trained model: set MODEL (make test-app does)")
+        unavailable("no trained model: set MODEL (make test-app does)")
     result = ask(tmp_path, "--model", model, "--verbose", "Mức phạt tù cho tội dâm ô với trẻ em là bao nhiêu?")
     assert result.returncode == 0, result.stderr[-3000:]
     answer = json.loads(result.stdout)

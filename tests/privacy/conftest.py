@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from tests.unavailable import unavailable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gateway"))  # fake_rasa, gateway_support
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # privacy_support
@@ -47,7 +48,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
             connection.execute(text("select 1"))
     except Exception as error:  # noqa: BLE001
         admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable (set PRIVACY_TEST_POSTGRES_URL): {type(error).__name__}")
+        unavailable(f"PostgreSQL not reachable (set PRIVACY_TEST_POSTGRES_URL): {type(error).__name__}")
     name = f"privacy_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))

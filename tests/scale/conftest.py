@@ -31,6 +31,7 @@ from bot.db import Database
 from scale_support import PASSWORD
 from scripts.stack import REPO_ROOT, Stack, port_is_free
 from tests.e2e.conftest import engine_python, trained_model  # noqa: F401 - the model and Python, as for e2e
+from tests.unavailable import unavailable
 
 POSTGRES_ADMIN_URL = os.environ.get("SCALE_TEST_POSTGRES_URL",
                                     "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -53,7 +54,7 @@ def postgres_admin_url() -> str:
         engine.dispose()
     except Exception as error:  # noqa: BLE001 - any failure means "not here"
         shown = make_url(POSTGRES_ADMIN_URL).render_as_string(hide_password=True)
-        pytest.skip(f"PostgreSQL is not reachable at {shown} (set SCALE_TEST_POSTGRES_URL): "
+        unavailable(f"PostgreSQL is not reachable at {shown} (set SCALE_TEST_POSTGRES_URL): "
                     f"{type(error).__name__}")
     return POSTGRES_ADMIN_URL
 
@@ -67,7 +68,7 @@ def redis_url() -> str:
         client.ping()
         client.close()
     except Exception as error:  # noqa: BLE001
-        pytest.skip(f"Redis is not reachable at {REDIS_URL} (set SCALE_TEST_REDIS_URL): {type(error).__name__}")
+        unavailable(f"Redis is not reachable at {REDIS_URL} (set SCALE_TEST_REDIS_URL): {type(error).__name__}")
     return REDIS_URL
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.unavailable import unavailable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "gateway"))  # the fake Rasa
 
@@ -35,7 +36,7 @@ from shared_state_support import (  # noqa: E402
 @pytest.fixture
 def redis_url() -> str:
     if not redis_available(REDIS_TEST_URL):
-        pytest.skip(f"Redis is not running at {REDIS_TEST_URL} (set TEST_REDIS_URL to point elsewhere)")
+        unavailable(f"Redis is not running at {REDIS_TEST_URL} (set TEST_REDIS_URL to point elsewhere)")
     return REDIS_TEST_URL
 
 
@@ -58,7 +59,7 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
 def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session (its SQLAlchemy URL)."""
     if not postgres_available(POSTGRES_ADMIN_URL):
-        pytest.skip(f"PostgreSQL is not running at {POSTGRES_ADMIN_URL} (set TEST_POSTGRES_URL)")
+        unavailable(f"PostgreSQL is not running at {POSTGRES_ADMIN_URL} (set TEST_POSTGRES_URL)")
     name = f"test_shared_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     url = create_database(name)
     yield url
@@ -69,7 +70,7 @@ def postgres_database() -> Iterator[str]:
 def fresh_postgres_database() -> Iterator[str]:
     """An empty PostgreSQL database for one test (e.g. a first migration)."""
     if not postgres_available(POSTGRES_ADMIN_URL):
-        pytest.skip(f"PostgreSQL is not running at {POSTGRES_ADMIN_URL} (set TEST_POSTGRES_URL)")
+        unavailable(f"PostgreSQL is not running at {POSTGRES_ADMIN_URL} (set TEST_POSTGRES_URL)")
     name = f"test_shared_fresh_{uuid.uuid4().hex[:10]}"
     url = create_database(name)
     yield url
