@@ -1,10 +1,19 @@
-"""Score predictions (from scripts/predict.py) against a labelled YAML file.
+"""Score predictions (from scripts/predict.py) against labelled YAML files.
 
-    python scripts/evaluate.py GOLD.yml PREDICTIONS.jsonl
+    python scripts/evaluate.py GOLD.yml PREDICTIONS.jsonl [GOLD.yml PREDICTIONS.jsonl ...]
 
-Prints intent accuracy, macro-F1, escalation recall (gold risk high or
-imminent that the bot escalated) and false-escalation rate (gold risk none
-that it escalated), overall and per `variant`.
+For each file, overall and per `variant` (or `source`, for the real-text benchmark):
+
+- intent accuracy and macro-F1 (messages with a gold intent);
+- escalation recall: gold risk high or imminent that the bot escalated (high or imminent);
+- imminent recall: gold imminent graded imminent;
+- concern recall: gold concern graded concern or above;
+- false escalation: gold risk none graded high or imminent (the false alarm that opens the
+  safety response);
+- concern rate: gold risk none graded concern (a needless check-in).
+
+A message without a `risk` key counts as risk none (the real-text benchmark labels only
+its exceptions).
 """
 
 from __future__ import annotations
@@ -18,6 +27,13 @@ from pathlib import Path
 import yaml
 
 ESCALATING = {"high", "imminent"}
+LEVELS = ("none", "concern", "high", "imminent")
+RANK = {level: rank for rank, level in enumerate(LEVELS)}
+COLUMNS = ("n", "intent_acc", "macro_f1", "esc_recall", "imminent", "concern+", "false_esc", "concern_rate")
+
+
+def gold_risk(message: dict) -> str:
+    return str(message.get("risk") or "none")
 
 
 def macro_f1(pairs: list[tuple[str, str]]) -> float:
@@ -37,46 +53,72 @@ def ratio(hits: int, total: int) -> str:
     return f"{hits / total:.3f} ({hits}/{total})" if total else "n/a"
 
 
-def score(rows: list[tuple[dict, dict]]) -> dict[str, str]:
-    labelled = [(g, p) for g, p in rows if g.get("intent")]
-    pairs = [(g["intent"], p["intent"]) for g, p in labelled]
-    danger = [(g, p) for g, p in rows if g.get("risk") in ESCALATING]
-    calm = [(g, p) for g, p in rows if g.get("risk") == "none"]
+def counts(rows: list[tuple[dict, dict]]) -> dict[str, tuple[int, int]]:
+    """Each figure as (hits, total), so callers can apply floors without parsing text."""
+    pairs = [(g["intent"], p["intent"]) for g, p in rows if g.get("intent")]
+    danger = [p for g, p in rows if gold_risk(g) in ESCALATING]
+    imminent = [p for g, p in rows if gold_risk(g) == "imminent"]
+    concern = [p for g, p in rows if gold_risk(g) == "concern"]
+    calm = [p for g, p in rows if gold_risk(g) == "none"]
     return {
-        "n": str(len(rows)),
-        "intent_acc": ratio(sum(1 for g, p in pairs if g == p), len(pairs)),
-        "macro_f1": f"{macro_f1(pairs):.3f}" if pairs else "n/a",
-        "esc_recall": ratio(sum(1 for _, p in danger if p["escalate"]), len(danger)),
-        "false_esc": ratio(sum(1 for _, p in calm if p["escalate"]), len(calm)),
+        "intent_acc": (sum(1 for g, p in pairs if g == p), len(pairs)),
+        "esc_recall": (sum(1 for p in danger if p["escalate"]), len(danger)),
+        "imminent": (sum(1 for p in imminent if p["risk"] == "imminent"), len(imminent)),
+        "concern+": (sum(1 for p in concern if RANK.get(p["risk"], 0) >= RANK["concern"]), len(concern)),
+        "false_esc": (sum(1 for p in calm if p["escalate"]), len(calm)),
+        "concern_rate": (sum(1 for p in calm if p["risk"] == "concern"), len(calm)),
     }
+
+
+def score(rows: list[tuple[dict, dict]]) -> dict[str, str]:
+    pairs = [(g["intent"], p["intent"]) for g, p in rows if g.get("intent")]
+    figures = {name: ratio(*hits_total) for name, hits_total in counts(rows).items()}
+    return {"n": str(len(rows)), "macro_f1": f"{macro_f1(pairs):.3f}" if pairs else "n/a", **figures}
+
+
+def load_rows(gold_path: Path, predictions_path: Path) -> list[tuple[dict, dict]]:
+    gold = yaml.safe_load(gold_path.read_text(encoding="utf-8"))["messages"]
+    predicted = [json.loads(line) for line in predictions_path.read_text(encoding="utf-8").splitlines() if line]
+    if len(gold) != len(predicted):
+        raise SystemExit(f"{gold_path}: {len(gold)} gold messages but {len(predicted)} predictions")
+    return list(zip(gold, predicted))
+
+
+def print_table(title: str, rows: list[tuple[dict, dict]]) -> None:
+    groups: dict[str, list] = defaultdict(list)
+    for g, p in rows:
+        groups[str(g.get("variant") or g.get("source") or "unknown")].append((g, p))
+    table = [("overall", score(rows))]
+    if len(groups) > 1:
+        table += [(name, score(groups[name])) for name in sorted(groups)]
+    print(title)
+    width = max(12, *(len(name) + 2 for name, _ in table))
+    print(f"{'':<{width}}" + "".join(f"{c:>18}" for c in COLUMNS))
+    for name, figures in table:
+        print(f"{name:<{width}}" + "".join(f"{figures[c]:>18}" for c in COLUMNS))
+    print()
+
+
+def print_errors(rows: list[tuple[dict, dict]]) -> None:
+    for g, p in rows:
+        wrong_level = gold_risk(g) != p["risk"]
+        if (g.get("intent") and g["intent"] != p["intent"]) or wrong_level:
+            print(f"- gold {g.get('intent', '-')}/{gold_risk(g)} got {p['intent']}/{p['risk']}"
+                  f" ({p['confidence']}): {g['text']}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("gold", type=Path)
-    parser.add_argument("predictions", type=Path)
+    parser.add_argument("pairs", nargs="+", type=Path, metavar="GOLD.yml PREDICTIONS.jsonl")
     parser.add_argument("--errors", action="store_true", help="also list every wrong prediction")
     args = parser.parse_args()
-    gold = yaml.safe_load(args.gold.read_text(encoding="utf-8"))["messages"]
-    predicted = [json.loads(line) for line in args.predictions.read_text(encoding="utf-8").splitlines() if line]
-    if len(gold) != len(predicted):
-        print(f"{len(gold)} gold messages but {len(predicted)} predictions", file=sys.stderr)
-        return 1
-    rows = list(zip(gold, predicted))
-    groups: dict[str, list] = defaultdict(list)
-    for g, p in rows:
-        groups[g.get("variant", "unknown")].append((g, p))
-    table = [("overall", score(rows))] + [(name, score(groups[name])) for name in sorted(groups)]
-    columns = ["n", "intent_acc", "macro_f1", "esc_recall", "false_esc"]
-    print(f"{'':<12}" + "".join(f"{c:>20}" for c in columns))
-    for name, figures in table:
-        print(f"{name:<12}" + "".join(f"{figures[c]:>20}" for c in columns))
-    if args.errors:
-        for g, p in rows:
-            wrong_escalation = (g.get("risk") in ESCALATING) != p["escalate"]
-            if g.get("intent") != p["intent"] or wrong_escalation:
-                print(f"- gold {g.get('intent')}/{g.get('risk')} got {p['intent']}/{p['risk']}"
-                      f" ({p['confidence']}): {g['text']}")
+    if len(args.pairs) % 2:
+        parser.error("give gold files and prediction files in pairs")
+    for gold_path, predictions_path in zip(args.pairs[::2], args.pairs[1::2]):
+        rows = load_rows(gold_path, predictions_path)
+        print_table(str(gold_path), rows)
+        if args.errors:
+            print_errors(rows)
     return 0
 
 

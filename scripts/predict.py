@@ -1,11 +1,12 @@
 """Predict intent, confidence, risk and escalation for a YAML file of messages.
 
-    python scripts/predict.py --model models/x.tar.gz IN.yml OUT.jsonl
+    python scripts/predict.py --model models/x.tar.gz IN.yml OUT.jsonl [IN2.yml OUT2.jsonl ...]
 
 Run with the engine environment's python. IN is shaped like
 ../shared/eval/nlu_dev_sample.yml (a list `messages` of items with at least
 `text`). OUT gets one JSON object per line, in input order:
-{"text", "intent", "confidence", "risk", "escalate"}.
+{"text", "intent", "confidence", "risk", "escalate"}. Several IN/OUT pairs share one
+model load.
 
 It goes through the live bot's parsing path: the same trained model loaded
 by Rasa's Agent, the same graph (our tokenizer, lexicon and RiskTriage), and
@@ -51,25 +52,27 @@ def summarise(text: str, parse: dict[str, Any]) -> dict[str, Any]:
             "risk": risk.get("level", "none"), "escalate": bool(risk.get("escalate", False))}
 
 
-async def parse_all(model: Path, texts: Iterable[str]) -> list[dict[str, Any]]:
+async def parse_all(model: Path, batches: list[list[str]]) -> list[list[dict[str, Any]]]:
     agent = load_agent(model)
-    return [summarise(text, await parse_typed_text(agent, text)) for text in texts]
+    return [[summarise(text, await parse_typed_text(agent, text)) for text in texts] for texts in batches]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, type=Path)
-    parser.add_argument("input", type=Path)
-    parser.add_argument("output", type=Path)
+    parser.add_argument("pairs", nargs="+", type=Path, metavar="IN.yml OUT.jsonl")
     args = parser.parse_args()
+    if len(args.pairs) % 2:
+        parser.error("give input and output files in pairs")
     logging.basicConfig(level=logging.WARNING)
-    texts = read_texts(args.input)
-    rows = asyncio.run(parse_all(args.model, texts))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    with args.output.open("w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"{len(rows)} predictions written to {args.output}", file=sys.stderr)
+    inputs, outputs = args.pairs[::2], args.pairs[1::2]
+    batches = [read_texts(path) for path in inputs]
+    for output, rows in zip(outputs, asyncio.run(parse_all(args.model, batches))):
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with output.open("w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        print(f"{len(rows)} predictions written to {output}", file=sys.stderr)
     return 0
 
 
