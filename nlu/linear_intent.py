@@ -8,6 +8,14 @@ it (entities, and its intent ranking is the ``diet_weight`` share of the blend).
 
 Features come from the tokenizer's tokens: ``lemma`` (canonical) and ``text``
 (original, lower-cased). The model is stored as JSON + NumPy arrays (no pickle).
+
+A second head on the same features answers one question only: is this message a
+disclosure of danger (any of ``danger_intents``) or not? It is a class-balanced
+logistic regression whose score is calibrated (Platt scaling on out-of-fold scores of
+the training data), and its probability is set on the message as
+``danger_probability`` for the triage (``nlu.triage``). The intent head has to pick
+one of the intents; this head may say "none of these", which is what keeps a family
+word or an idiom in an everyday message from becoming a disclosure.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
+
+DANGER_PROBABILITY_KEY = "danger_probability"
 
 _VIEWS = {
     # name: (source, analyzer, ngram_range)
@@ -80,6 +90,11 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             # Share of the previous classifier's (DIET's) ranking in the blend; 0 = ours only.
             "diet_weight": 0.3,
             "ranking_length": 10,
+            # The danger head: which intents are a disclosure, its regularisation, and
+            # the folds of the out-of-fold scores its calibration is fitted on.
+            "danger_intents": ["disclose_abuse", "report_abuse_other", "self_harm"],
+            "danger_C": 5.0,
+            "calibration_folds": 5,
         }
 
     def __init__(
@@ -91,6 +106,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         classes: Optional[List[str]] = None,
         coef: Optional[np.ndarray] = None,
         intercept: Optional[np.ndarray] = None,
+        danger: Optional[Dict[str, np.ndarray]] = None,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
@@ -99,6 +115,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         self._classes = classes or []
         self._coef = coef
         self._intercept = intercept
+        # {"coef": (n_features,), "intercept": (1,), "platt": (2,)} or None (not trained)
+        self._danger = danger
 
     @classmethod
     def create(
@@ -130,13 +148,48 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             self._vectorizers[name] = _vectorizer(analyzer, ngrams).fit(
                 [_view_text(e, source) for e in examples]
             )
+        matrix = self._matrix(examples)
+        intents = [e.get(INTENT) for e in examples]
         clf = LogisticRegression(C=float(self._config["C"]), max_iter=int(self._config["max_iter"]))
-        clf.fit(self._matrix(examples), [e.get(INTENT) for e in examples])
+        clf.fit(matrix, intents)
         self._classes = [str(c) for c in clf.classes_]
         self._coef = clf.coef_.astype(np.float32)
         self._intercept = clf.intercept_.astype(np.float32)
+        self._danger = self._train_danger_head(matrix, intents)
         self.persist()
         return self._resource
+
+    def _train_danger_head(self, matrix: scipy.sparse.csr_matrix, intents: List[str]) -> Optional[Dict[str, np.ndarray]]:
+        """Danger or not, class-balanced, with Platt scaling fitted on out-of-fold scores."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+        labels = np.array([intent in self._config["danger_intents"] for intent in intents], dtype=int)
+        folds = int(self._config["calibration_folds"])
+        if labels.sum() < folds or (len(labels) - labels.sum()) < folds:
+            logger.warning("LinearIntentClassifier: too few examples for the danger head; it is off.")
+            return None
+
+        def head() -> Any:
+            return LogisticRegression(C=float(self._config["danger_C"]), class_weight="balanced",
+                                      max_iter=int(self._config["max_iter"]))
+
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=42)
+        scores = cross_val_predict(head(), matrix, labels, cv=splitter, method="decision_function")
+        platt = LogisticRegression(C=1e6, max_iter=1000).fit(scores.reshape(-1, 1), labels)
+        final = head().fit(matrix, labels)
+        return {
+            "coef": final.coef_[0].astype(np.float32),
+            "intercept": final.intercept_.astype(np.float32),
+            "platt": np.array([platt.coef_[0][0], platt.intercept_[0]], dtype=np.float32),
+        }
+
+    def danger_probabilities(self, matrix: scipy.sparse.csr_matrix) -> Optional[np.ndarray]:
+        if self._danger is None:
+            return None
+        scores = matrix @ self._danger["coef"] + self._danger["intercept"][0]
+        slope, offset = self._danger["platt"]
+        return 1.0 / (1.0 + np.exp(-(slope * scores + offset)))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -146,9 +199,13 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     def process(self, messages: List[Message]) -> List[Message]:
         if self._coef is None or not messages:
             return messages
-        probabilities = _softmax(self._matrix(messages) @ self._coef.T + self._intercept)
+        matrix = self._matrix(messages)
+        probabilities = _softmax(matrix @ self._coef.T + self._intercept)
+        danger = self.danger_probabilities(matrix)
         weight = float(self._config["diet_weight"])
-        for message, ours in zip(messages, probabilities):
+        for position, (message, ours) in enumerate(zip(messages, probabilities)):
+            if danger is not None:
+                message.set(DANGER_PROBABILITY_KEY, float(danger[position]))
             blended = dict(zip(self._classes, (1.0 - weight) * ours))
             if weight > 0:
                 for item in message.get(INTENT_RANKING_KEY) or []:
@@ -177,6 +234,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             }
             (path / "linear_intent.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
             arrays = {f"idf_{name}": vec.idf_ for name, vec in self._vectorizers.items()}
+            if self._danger is not None:
+                arrays.update({f"danger_{key}": value for key, value in self._danger.items()})
             np.savez(path / "linear_intent.npz", coef=self._coef, intercept=self._intercept, **arrays)
 
     @classmethod
@@ -197,9 +256,12 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                     vec = _vectorizer(analyzer, ngrams, vocabulary=meta["vocabularies"][name])
                     vec.idf_ = arrays[f"idf_{name}"]
                     vectorizers[name] = vec
+                danger = None
+                if "danger_coef" in arrays.files:
+                    danger = {key: arrays[f"danger_{key}"] for key in ("coef", "intercept", "platt")}
                 return cls(
                     config, model_storage, resource, vectorizers, meta["classes"],
-                    arrays["coef"], arrays["intercept"],
+                    arrays["coef"], arrays["intercept"], danger,
                 )
         except (ValueError, FileNotFoundError, KeyError):
             logger.warning("LinearIntentClassifier: no trained model found; it will pass through.")

@@ -84,6 +84,32 @@ def test_linear_intent_train_persist_load_and_blend(context, tmp_path):
     assert msg.get("intent")["name"] == "greet"
 
 
+def test_the_danger_head_gives_a_calibrated_probability_that_survives_persistence(context, tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    config = {**LinearIntentClassifier.get_default_config(), "diet_weight": 0.0}
+    LinearIntentClassifier.create(config, storage, Resource("linear"), context).train(training_data())
+    loaded = LinearIntentClassifier.load(config, storage, Resource("linear"), context)
+    danger, safe = messages(["bo e danh e dau lam", "xin chao ban"])
+    loaded.process([danger, safe])
+    p_danger, p_safe = danger.get("danger_probability"), safe.get("danger_probability")
+    assert 0.0 <= p_safe < p_danger <= 1.0
+    # Not part of the parse output by itself: the triage reports it inside "risk".
+    assert "danger_probability" not in danger.as_dict(only_output_properties=True)
+
+
+def test_too_few_danger_examples_leave_the_head_off(context, tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    data = TrainingData([Message.build(text=t, intent=i) for i, t in
+                         [("greet", "xin chào"), ("greet", "hello"), ("ask_law", "luật là gì"),
+                          ("ask_law", "phạt bao nhiêu"), ("disclose_abuse", "bố đánh em")]])
+    TOKENIZER.process_training_data(data)
+    clf = LinearIntentClassifier.create(LinearIntentClassifier.get_default_config(), storage, Resource("l"), context)
+    clf.train(data)
+    [msg] = messages(["bố đánh em"])
+    LinearIntentClassifier.load(LinearIntentClassifier.get_default_config(), storage, Resource("l"), context).process([msg])
+    assert msg.get("intent") and msg.get("danger_probability") is None
+
+
 def test_untrained_linear_intent_passes_through(context, tmp_path):
     clf = LinearIntentClassifier.load(
         LinearIntentClassifier.get_default_config(), LocalModelStorage(tmp_path),
@@ -103,6 +129,8 @@ def test_risk_triage_sets_output_field(context, tmp_path):
     safe.set("intent", {"name": "greet", "confidence": 0.9}, add_to_output=True)
     triage.process([risky, safe])
     out = risky.as_dict(only_output_properties=True)
+    # No danger head ran here: without a model's probability the lexicon is trusted.
     assert out["risk"]["escalate"] and out["risk"]["source"] == "lexicon"
+    assert out["risk"]["danger_probability"] is None
     assert out["risk"]["signals"][0]["category"] == "suicide_plan"
     assert safe.as_dict(only_output_properties=True)["risk"]["level"] == "none"
