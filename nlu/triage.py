@@ -1,28 +1,50 @@
-"""Risk triage: intent ranking + danger signals → the ``risk`` field of a parse result.
+"""Risk triage: evidence decides the ``risk`` field of a parse result, not a forced choice.
 
 ``assess`` is a pure function (unit-tested without Rasa); ``RiskTriage`` is the graph
 component that runs it after the intent classifier and before FallbackClassifier and
 writes ``message["risk"]`` (see docs/architecture.md):
 
     {"level": "none|concern|high|imminent", "escalate": bool, "check_in": bool,
-     "signals": [{"phrase", "category", "level"}], "source": "model|lexicon|both|none"}
+     "signals": [{"phrase", "category", "level"}], "source": "model|lexicon|both|none",
+     "danger_probability": float | null}
 
-Rules (a missed disclosure costs more than a needless check-in):
-* The intent gives a base level: disclose_abuse, report_abuse_other, self_harm → high;
-  bullying, mental_health → concern; others → none. A danger intent below
-  ``high_confidence`` gives concern + check_in instead of high, unless a counted
-  signal confirms it; a danger probability mass ≥ ``check_in_mass`` also checks in.
-* The lexicon only RAISES the level: an unambiguous signal → its level (high), an
-  ambiguous one → concern (check_in when nothing else gave concern); several distinct
-  ambiguous danger signals together → high; a suicide means (knife, pills, rooftop) in
-  a message the model finds distressed → high.
-* Negated and information-question signals do not count.
-* imminent = an imminent cue (an imminent-level signal, a "now" marker before an acute
-  signal, or an urgency phrase) together with a confident danger intent or an
-  unambiguous signal.
+Two kinds of evidence:
+* the model's **danger evidence**: the geometric mean of ``danger_probability`` (the
+  calibrated probability that the message is a disclosure, from the danger head of
+  ``nlu.linear_intent``, a head that may say "none of these") and the danger intents'
+  share of the intent ranking (which must pick an intent). Both must agree: an idiom the
+  intent ranking calls "self_harm" but the head does not believe stays low, and so does a
+  message the head flags in a ranking that reads it as a question about the law. The
+  intent ranking also says whether the message is distress or bullying.
+* the danger lexicon (``nlu.danger_lexicon``): accent-aware phrases and patterns, each
+  unambiguous (a disclosure in most contexts) or ambiguous (a word that is often harmless).
+  Negated and information-question signals do not count.
+
+Rules (thresholds in ``DEFAULTS``, chosen on the development sets, see docs/triage.md):
+* high needs corroboration: an unambiguous signal the model does not rule out (it rules
+  it out when the evidence is below ``lexicon_floor`` and the top intent is neither a
+  danger nor a support intent; never a suicide or self-harm signal); or an ambiguous
+  danger signal with evidence ≥ ``with_signal``; or several distinct ambiguous signals
+  (``accumulate``) the model does not rule out; or a suicide means with a self-harm intent;
+  or the model alone: evidence ≥ ``model_alone`` with a danger intent on top at ≥
+  ``alone_intent_confidence``. A danger intent at low confidence is never high by itself.
+* concern: an unambiguous signal the model rules out, evidence ≥ ``check_in`` (unless
+  another intent is at ≥ ``settled_confidence``: a question about the law, small talk) or an
+  ambiguous signal with evidence ≥ ``ambiguous_floor`` ask one gentle question
+  (``check_in``); a confident bullying, mental-health, request-for-a-person or quick-exit
+  intent is concern without a question (support, or the child's own choice).
+* imminent = high + an immediacy cue: an imminent-level signal (an overdose swallowed,
+  "đang" or "vừa" + an acute act, a knife in hand, a means ready) or a cue-only signal
+  (``immediacy``: held since yesterday, being taken, a time set, a farewell written;
+  ``symptoms``: dizzy, vomiting, bleeding a lot), or an urgency phrase ("tối nay"). Cues
+  count in a question too, and never raise the level on their own.
 * escalate = level in (high, imminent).
 * A confident quick_exit is never turned into a check-in (only a real escalation
   overrides the child's wish to hide the chat).
+
+Without a danger probability (a model trained before the danger head, or the policy's
+fallback on a bare intent), the danger intents' share stands for the evidence, and the
+lexicon is trusted as it is (only a model can rule a phrase out).
 """
 
 from __future__ import annotations
@@ -39,7 +61,8 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from nlu import vietnamese_text
-from nlu.danger_lexicon import LEVEL_RANK, Signal, load_lexicon
+from nlu.danger_lexicon import Signal, load_lexicon
+from nlu.linear_intent import DANGER_PROBABILITY_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -47,23 +70,34 @@ RISK_KEY = "risk"
 
 DANGER_INTENTS = ("disclose_abuse", "report_abuse_other", "self_harm")
 CONCERN_INTENTS = ("bullying", "mental_health")
-# Categories of ambiguous signals that add up to a disclosure when several co-occur.
-ACCUMULATING_CATEGORIES = (
+# Intents that mean concern without a question: distress, being bullied, asking for a person,
+# hiding the chat from someone in the room.
+SUPPORT_INTENTS = (*CONCERN_INTENTS, "request_human", "quick_exit")
+# Categories of ambiguous signals that point at danger (and add up when several co-occur).
+DANGER_CATEGORIES = (
     "physical_violence", "sexual_abuse", "grooming", "sextortion", "neglect",
     "trafficking", "exploitation", "forced_marriage", "suicide_plan", "self_harm",
-    "suicide_means", "imminent_danger",
+    "suicide_means", "imminent_danger", "overdose",
 )
-# Urgency in the canonical text ("tối nay em sẽ..."): imminent when danger is confirmed.
+# Signals about suicide or self-harm: the model never overrules them.
+SELF_HARM_CATEGORIES = ("suicide_plan", "self_harm", "overdose")
+# Signals that only say "now" (symptoms, a time set, held since yesterday): never a level.
+CUE_CATEGORIES = ("immediacy", "symptoms")
+# Urgency in the canonical text ("tối nay em sẽ..."): imminent when danger is established.
 URGENCY_PHRASES = ("ngay bay gio", "ngay luc nay", "toi nay", "dem nay")
 
 DEFAULTS: Dict[str, Any] = {
-    "high_confidence": 0.4,  # a danger intent at or above this is high on its own
-    "confirm_floor": 0.3,  # danger-intent mass above this + a danger signal → high
-    "check_in_mass": 0.3,  # summed danger-intent probability that asks for a check-in
-    "concern_confidence": 0.4,  # bullying / mental_health at or above this → concern
+    "model_alone": 0.5,  # danger evidence that is high without any signal ...
+    "alone_intent_confidence": 0.4,  # ... when a danger intent is the top one, at least this sure
+    "with_signal": 0.35,  # danger evidence that is high with an ambiguous danger signal
+    "lexicon_floor": 0.08,  # an unambiguous signal is high unless the evidence is below this
+    "check_in": 0.5,  # danger evidence that asks one gentle question ...
+    "settled_confidence": 0.45,  # ... unless another intent is at least this sure
+    "ambiguous_floor": 0.15,  # an ambiguous danger signal asks only above this
+    "concern_confidence": 0.5,  # bullying / mental_health at or above this → concern
+    "quick_exit_confidence": 0.4,
     "accumulate": 3,  # distinct ambiguous danger signals that together mean high
 }
-
 
 @dataclass
 class RiskAssessment:
@@ -73,6 +107,7 @@ class RiskAssessment:
     check_in: bool = False
     signals: List[Signal] = field(default_factory=list)
     source: str = "none"
+    danger_probability: Optional[float] = None
 
     @property
     def escalate(self) -> bool:
@@ -85,6 +120,8 @@ class RiskAssessment:
             "check_in": self.check_in,
             "signals": [s.as_dict() for s in self.signals],
             "source": self.source,
+            "danger_probability": None if self.danger_probability is None
+            else round(float(self.danger_probability), 4),
         }
 
 
@@ -98,80 +135,89 @@ def assess(
     canonical_text: Text,
     signals: Sequence[Signal],
     config: Optional[Dict[str, Any]] = None,
+    danger_probability: Optional[float] = None,
 ) -> RiskAssessment:
-    """Combines the intent ranking and the lexicon signals into a risk level."""
+    """Combines the model's danger evidence, the intent ranking and the lexicon."""
     cfg = {**DEFAULTS, **(config or {})}
     ranking = _ranking(intent_ranking)
     top = ranking[0] if ranking else {"name": None, "confidence": 0.0}
     top_name, top_conf = top.get("name"), float(top.get("confidence") or 0.0)
-    danger_mass = sum(
-        float(r.get("confidence") or 0.0) for r in ranking if r["name"] in DANGER_INTENTS
-    )
+    # The model's danger evidence: the danger head and the intent ranking must agree (the
+    # geometric mean of the head's calibrated probability and the danger intents' share).
+    danger_share = sum(float(r.get("confidence") or 0.0) for r in ranking if r["name"] in DANGER_INTENTS)
+    probability = danger_share if danger_probability is None else (danger_probability * danger_share) ** 0.5
 
     counted = [s for s in signals if s.counts]
-    unambiguous = [s for s in counted if not s.ambiguous]
-    ambiguous = [s for s in counted if s.ambiguous]
+    evidence = [s for s in counted if s.category not in CUE_CATEGORIES]
+    # A cue counts in a question too ("nhà bên cạnh đang có tiếng trẻ gào khóc, tôi phải làm gì?").
+    cues = [s for s in signals if s.category in CUE_CATEGORIES and not s.negated]
+    unambiguous = [s for s in evidence if not s.ambiguous]
+    ambiguous = [s for s in evidence if s.ambiguous and s.category in DANGER_CATEGORIES]
+    distinct = {s.canonical for s in ambiguous}
 
-    # --- the model's view
-    model_level, model_check_in = "none", False
-    top_is_danger = top_name in DANGER_INTENTS
-    if top_is_danger and top_conf >= cfg["high_confidence"]:
-        model_level = "high"
-    elif danger_mass >= cfg["confirm_floor"] and any(
-        s.category in ACCUMULATING_CATEGORIES for s in counted
-    ):
-        # A hesitant danger intent confirmed by the lexicon (even an ambiguous signal).
-        model_level = "high"
-    elif top_is_danger or danger_mass >= cfg["check_in_mass"]:
-        model_level, model_check_in = "concern", True
-    elif top_name in CONCERN_INTENTS and top_conf >= cfg["concern_confidence"]:
-        model_level = "concern"
-    if model_level == "concern" and any(s.category == "suicide_means" for s in counted):
-        # A means (knife, pills, rooftop) in a distressed message is a warning sign.
-        model_level, model_check_in = "high", False
+    # --- is it a disclosure? (high needs corroboration)
+    # The model "rules out" a lexicon phrase when it gives danger almost no chance and
+    # does not read the message as bullying or distress either ("bị đánh thua 3 trận").
+    distressed = top_name in SUPPORT_INTENTS or top_name in DANGER_INTENTS
+    # Only a model can rule out, and never a suicide or self-harm phrase (a missed one costs the
+    # most; their idioms, "nóng muốn chết", are the lexicon's own not_signals). Without a danger
+    # probability the lexicon is trusted.
+    never_ruled_out = any(s.category in SELF_HARM_CATEGORIES for s in unambiguous)
+    ruled_out = (danger_probability is not None and probability < cfg["lexicon_floor"]
+                 and not distressed and not never_ruled_out)
+    # Another intent the model is sure of (a question about the law, small talk, everyday talk):
+    # a middling danger probability alone does not interrupt it with a question.
+    settled = top_name not in DANGER_INTENTS and top_name not in SUPPORT_INTENTS and top_conf >= cfg["settled_confidence"]
+    lexicon_high = bool(unambiguous) and not ruled_out
+    # The model alone: strong evidence AND a danger intent on top (out-of-domain text, a long
+    # review or a news comment, can get a high head probability with a hesitant intent).
+    danger_top = top_name in DANGER_INTENTS
+    # A means (a rope, pills, a rooftop) in a message the model reads as self-harm is a warning sign.
+    means_with_intent = top_name == "self_harm" and top_conf >= cfg["alone_intent_confidence"] and any(
+        s.category == "suicide_means" for s in ambiguous)
+    model_high = (
+        means_with_intent
+        or (danger_top and probability >= cfg["model_alone"] and top_conf >= cfg["alone_intent_confidence"])
+        or (bool(ambiguous) and probability >= cfg["with_signal"]))
+    added_up = len(distinct) >= cfg["accumulate"] and not ruled_out
+    if lexicon_high or model_high or added_up:
+        level, check_in = "high", False
+    elif unambiguous or (probability >= cfg["check_in"] and not settled) or (
+            ambiguous and probability >= cfg["ambiguous_floor"]):
+        level, check_in = "concern", True
+    elif top_name in SUPPORT_INTENTS and top_conf >= cfg["concern_confidence"]:
+        level, check_in = "concern", False
+    else:
+        level, check_in = "none", False
 
-    # --- the lexicon's view (can only raise)
-    lexicon_level = "none"
-    if unambiguous:
-        lexicon_level = "high"  # imminent needs a cue AND support, decided below
-    elif ambiguous:
-        distinct = {
-            s.canonical for s in ambiguous if s.category in ACCUMULATING_CATEGORIES
-        }
-        lexicon_level = "high" if len(distinct) >= cfg["accumulate"] else "concern"
+    # --- imminence: established danger plus a sign that it is happening now
+    if level == "high":
+        cue = bool(cues) or any(s.level == "imminent" for s in evidence) or any(
+            s.now and s.level in ("high", "imminent") and not s.ambiguous for s in evidence)
+        if not cue and canonical_text:
+            padded = f" {canonical_text} "
+            cue = any(f" {p} " in padded for p in URGENCY_PHRASES)
+        if cue:
+            level = "imminent"
 
-    level = max(model_level, lexicon_level, key=LEVEL_RANK.__getitem__)
-
-    # --- imminence
-    cue = any(s.level == "imminent" for s in counted) or any(
-        s.now and s.level in ("high", "imminent") and not s.ambiguous for s in counted
-    )
-    if not cue and canonical_text:
-        padded = f" {canonical_text} "
-        cue = any(f" {p} " in padded for p in URGENCY_PHRASES)
-    support = (top_is_danger and top_conf >= cfg["high_confidence"]) or any(
-        s.level in ("high", "imminent") for s in unambiguous
-    )
-    if cue and support and level in ("high", "concern"):
-        level = "imminent"
-
-    check_in = level == "concern" and (
-        model_check_in or (model_level == "none" and bool(ambiguous))
-    )
-    if check_in and top_name == "quick_exit" and top_conf >= cfg["high_confidence"]:
+    if check_in and top_name == "quick_exit" and top_conf >= cfg["quick_exit_confidence"]:
         # A child hiding the chat must not get a check-in message on screen; only a
         # real escalation (high/imminent) overrides the quick exit.
         check_in = False
 
+    model_says = probability >= cfg["check_in"] or (top_name in CONCERN_INTENTS and top_conf >= cfg["concern_confidence"])
+    lexicon_says = bool(unambiguous or ambiguous)
     if level == "none":
         source = "none"
-    elif model_level != "none" and lexicon_level != "none":
+    elif model_says and lexicon_says:
         source = "both"
-    elif model_level != "none":
-        source = "model"
-    else:
+    elif lexicon_says:
         source = "lexicon"
-    return RiskAssessment(level=level, check_in=check_in, signals=counted, source=source)
+    else:
+        source = "model"
+    shown = evidence + (cues if level == "imminent" else [])
+    return RiskAssessment(level=level, check_in=check_in, signals=shown, source=source,
+                          danger_probability=danger_probability)
 
 
 # ------------------------------------------------------------------ graph component
@@ -210,7 +256,8 @@ class RiskTriage(GraphComponent):
                 ranking = [message.get(INTENT)]
             signals = self._lexicon.find(text)
             assessment = assess(
-                ranking, vietnamese_text.canonical(text), signals, self._config
+                ranking, vietnamese_text.canonical(text), signals, self._config,
+                message.get(DANGER_PROBABILITY_KEY),
             )
             message.set(RISK_KEY, assessment.as_dict(), add_to_output=True)
         return messages

@@ -39,7 +39,8 @@ def test_risk_field_in_parse_result_and_tracker(model_path):
 
     parsed, safe, tracker = asyncio.run(run())
     risk = parsed["risk"]
-    assert set(risk) == {"level", "escalate", "check_in", "signals", "source"}
+    assert set(risk) == {"level", "escalate", "check_in", "signals", "source", "danger_probability"}
+    assert 0.0 <= risk["danger_probability"] <= 1.0  # the danger head of the linear classifier ran
     assert risk["escalate"] and risk["level"] == "imminent"
     assert safe["risk"]["level"] == "none" and not safe["risk"]["escalate"]
     # The tracker keeps the field and the safety net answered the disclosure.
