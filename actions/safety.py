@@ -57,9 +57,14 @@ def intent_of(tracker: Tracker) -> str:
     return str(((tracker.latest_message or {}).get("intent") or {}).get("name") or "")
 
 
+# Lexicon categories that only say "now" (nlu.triage.CUE_CATEGORIES): never a case's category.
+CUE_CATEGORIES = frozenset({"immediacy", "symptoms"})
+
+
 def category_of(intent: str, risk: dict[str, Any]) -> str:
     """The most serious danger-lexicon category, else one named after the intent."""
-    signals = [s for s in risk.get("signals") or [] if isinstance(s, dict) and s.get("category")]
+    signals = [s for s in risk.get("signals") or []
+               if isinstance(s, dict) and s.get("category") and s.get("category") not in CUE_CATEGORIES]
     signals.sort(key=lambda s: -LEVEL_RANK.get(str(s.get("level")), 0))
     return str(signals[0]["category"]) if signals else INTENT_CATEGORIES.get(intent, "")
 
@@ -181,7 +186,8 @@ def _card_texts(card_id: str, audience: Any) -> list[str]:
     except Exception:  # noqa: BLE001 - the fixed steps below still help the child
         logger.exception("knowledge base unavailable for a concern")
         return []
-    return list(reply.answer_messages)
+    # Self-help for feelings and bullying: the steps, without the card's law citation.
+    return list(reply.answer_body)
 
 
 class ActionHandoffChoice(Action):

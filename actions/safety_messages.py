@@ -64,6 +64,15 @@ IMMINENT_SELF_HARM = (
           "Em có đang ở một mình không? Em cứ nhắn cho mình nhé."),
 )
 
+# Something already swallowed, or the body shows harm: 115 first, before any question.
+IMMINENT_MEDICAL = (
+    Reply("Em gọi 115 (cấp cứu) ngay bây giờ nhé, hoặc nhờ người lớn ở gần em gọi giúp. "
+          "Em nói với họ em đã uống gì, hoặc bị thương ở đâu."),
+    Reply("Em đừng ở một mình: hãy mở cửa, gọi người trong nhà hoặc hàng xóm đến với em."),
+    COUNSELLOR_ASKED,
+    Reply("Em cũng có thể gọi 111 để nói chuyện với người tư vấn: miễn phí, 24/7. Em cứ nhắn cho mình nhé."),
+)
+
 IMMINENT_OTHER_CHILD = (
     Reply("Nếu em bé đang gặp nguy hiểm ngay lúc này, hãy gọi 113 (công an) ngay; "
           "nếu bé bị thương, gọi 115 (cấp cứu); nếu có cháy, gọi 114."),
@@ -186,7 +195,9 @@ AFTER_HANDOFF = Reply(
     buttons=(("Em ổn", "/affirm"), ("Em vẫn chưa ổn", "/deny")),
 )
 
-SELF_HARM_CATEGORIES = frozenset({"self_harm", "suicide_plan", "suicide_means", "suicide_ideation"})
+SELF_HARM_CATEGORIES = frozenset({"self_harm", "suicide_plan", "suicide_means", "suicide_ideation", "overdose"})
+# Harm already done to the body: the imminent reply starts with 115.
+MEDICAL_CATEGORIES = frozenset({"overdose", "symptoms"})
 
 
 def is_about_self_harm(intent: str, categories: set[str]) -> bool:
@@ -204,6 +215,8 @@ def replies_for(level: str, intent: str, categories: set[str]) -> tuple[Reply, .
     if level == "imminent":
         if about_other_child:
             return IMMINENT_OTHER_CHILD
+        if categories & MEDICAL_CATEGORIES and (about_self_harm or "overdose" in categories):
+            return IMMINENT_MEDICAL
         return IMMINENT_SELF_HARM if about_self_harm else IMMINENT_CHILD
     if level == "high":
         if about_other_child:

@@ -57,6 +57,11 @@ class ComposedAnswer:
     register: str
     citations: tuple[Citation, ...] = field(default=())
 
+    @property
+    def body(self) -> list[str]:
+        """The answer without its basis line: support for feelings carries no citation."""
+        return self.answer_messages[:-1]
+
 
 def payload(intent: str, entities: dict[str, str]) -> str:
     return f"/{intent}{json.dumps(entities, ensure_ascii=False, separators=(',', ':'))}"

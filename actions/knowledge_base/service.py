@@ -85,6 +85,7 @@ class Reply:
     register: str | None = None
     citations: tuple[Citation, ...] = ()
     answer_messages: tuple[str, ...] = ()
+    answer_body: tuple[str, ...] = ()  # answer_messages without the basis line
 
     @property
     def answer_text(self) -> str:
@@ -144,7 +145,7 @@ class KnowledgeBase:
         composed = compose_answer(card, state.audience, self.documents, self.cards)
         return Reply("answer", composed.messages, replace(state, pending_card=None), card_id=card.id,
                      confidence=confidence, register=composed.register, citations=composed.citations,
-                     answer_messages=tuple(composed.answer_messages))
+                     answer_messages=tuple(composed.answer_messages), answer_body=tuple(composed.body))
 
     def _clarify(self, decision: Decision, state: ConversationState) -> Reply:
         buttons = tuple(card_button(self.cards[i]) for i in decision.card_ids[:MAX_CHOICES])

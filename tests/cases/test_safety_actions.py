@@ -77,6 +77,24 @@ def test_imminent_danger_asks_for_a_counsellor_without_asking_and_says_so() -> N
     assert "ngay" not in re.findall(r"vào (\w+)", text(shown))  # never "vào ngay": a promise we cannot keep
 
 
+def test_an_overdose_already_taken_gets_call_115_now_before_anything_else() -> None:
+    shown, handoffs, _ = run(safety.ActionRespondToRisk(), tracker(intent="self_harm", level="imminent", signals=[
+        {"phrase": "vừa uống một vỉ", "category": "overdose", "level": "imminent"},
+        {"phrase": "chóng mặt", "category": "symptoms", "level": "imminent"}]))
+
+    first = shown[0]["text"]
+    assert first.startswith("Em gọi 115") and "?" not in first
+    assert "tự tử" not in text(shown)  # no screening question in front of the emergency
+    assert handoffs == [{"risk": "imminent", "category": "overdose", "consent": "not_required"}]
+
+
+def test_symptoms_and_other_cues_never_become_the_cases_category() -> None:
+    risk = {"signals": [{"phrase": "chóng mặt", "category": "symptoms", "level": "imminent"},
+                        {"phrase": "từ hôm qua", "category": "immediacy", "level": "imminent"},
+                        {"phrase": "bị nhốt", "category": "neglect", "level": "high"}]}
+    assert safety.category_of("disclose_abuse", risk) == "neglect"
+
+
 @pytest.mark.parametrize(("choice", "handoff", "requested"), [
     ("counsellor", {"risk": "high", "category": "physical_violence", "consent": "given"}, True),
     ("info_only", {"risk": "high", "category": "physical_violence", "consent": "declined"}, "unset"),

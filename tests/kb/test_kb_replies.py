@@ -60,3 +60,14 @@ def test_every_child_answer_of_the_real_content_fits_a_chat_message() -> None:
             composed = compose_answer(card, "child", documents, cards)
             long = [m for m in composed.answer_messages[:-1] if len(m) > CHILD_MESSAGE_LIMIT]
             assert not long, f"{card.source_file}: card '{card.id}' has child messages over {CHILD_MESSAGE_LIMIT}"
+
+
+def test_the_body_of_an_answer_is_the_answer_without_its_citation() -> None:
+    # Support for feelings (actions/safety.py) uses the body: no "Căn cứ: ..." under comfort.
+    content = read_content(REAL_CONTENT).content
+    documents = {d.number: d for d in content.documents}
+    cards = {c.id: c for c in content.cards}
+    composed = compose_answer(cards["mental-health-feeling-sad"], "child", documents, cards)
+    assert composed.answer_messages[-1].startswith("Căn cứ:")
+    assert composed.body == composed.answer_messages[:-1]
+    assert not any("Căn cứ" in m for m in composed.body)
