@@ -8,6 +8,9 @@ Modules, one concern each:
   linear_intent     TF-IDF logistic regression intent classifier blended with DIET
   triage            RiskTriage: the ``risk`` field of every parse result
   safety_policy     SafetyNetPolicy: the risk response or the gentle check-in whenever risk says so
+  moments           the moments that decide whether a child goes on (hesitation, secrecy...)
+  moment_policy     MomentPolicy: the answer to such a moment, when the conversation calls for it
 
-Only ``vietnamese_text`` may be imported by the app environment.
+Only ``vietnamese_text`` and ``moments`` (pure Python and PyYAML) may be imported by the app
+environment.
 """

@@ -87,6 +87,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         return {
             "C": 20.0,  # inverse regularisation of the logistic regression
             "max_iter": 3000,
+            # "balanced": each intent weighs the same in training, so the large everyday class
+            # (out_of_scope) does not pull questions and disclosures towards it; None: as counted.
+            "class_weight": None,
             # Share of the previous classifier's (DIET's) ranking in the blend; 0 = ours only.
             "diet_weight": 0.3,
             "ranking_length": 10,
@@ -150,7 +153,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             )
         matrix = self._matrix(examples)
         intents = [e.get(INTENT) for e in examples]
-        clf = LogisticRegression(C=float(self._config["C"]), max_iter=int(self._config["max_iter"]))
+        clf = LogisticRegression(C=float(self._config["C"]), max_iter=int(self._config["max_iter"]),
+                                 class_weight=self._config["class_weight"])
         clf.fit(matrix, intents)
         self._classes = [str(c) for c in clf.classes_]
         self._coef = clf.coef_.astype(np.float32)

@@ -48,7 +48,8 @@ class SafetyNetPolicy(Policy):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
-            "priority": RULE_POLICY_PRIORITY + 1,
+            # Above MomentPolicy (+1), which is above RulePolicy: a disclosure wins over anything.
+            "priority": RULE_POLICY_PRIORITY + 2,
             "risk_action": RISK_ACTION,
             "check_in_action": CHECK_IN_ACTION,
             # Assess the text when the parse data has no risk field (rasa test, /intent).

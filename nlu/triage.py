@@ -32,7 +32,8 @@ Rules (thresholds in ``DEFAULTS``, chosen on the development sets, see docs/tria
   another intent is at ≥ ``settled_confidence``: a question about the law, small talk) or an
   ambiguous signal with evidence ≥ ``ambiguous_floor`` ask one gentle question
   (``check_in``); a confident bullying, mental-health, request-for-a-person or quick-exit
-  intent is concern without a question (support, or the child's own choice).
+  intent is concern without a question (support, or the child's own choice), and so is
+  hesitation ("em có chuyện muốn kể nhưng em sợ", ``nlu.moments``).
 * imminent = high + an immediacy cue: an imminent-level signal (an overdose swallowed,
   "đang" or "vừa" + an acute act, a knife in hand, a means ready) or a cue-only signal
   (``immediacy``: held since yesterday, being taken, a time set, a farewell written;
@@ -40,7 +41,8 @@ Rules (thresholds in ``DEFAULTS``, chosen on the development sets, see docs/tria
   count in a question too, and never raise the level on their own.
 * escalate = level in (high, imminent).
 * A confident quick_exit is never turned into a check-in (only a real escalation
-  overrides the child's wish to hide the chat).
+  overrides the child's wish to hide the chat), nor is hesitation, a secrecy question or
+  small talk about Mây: those get their own answer (``nlu.moment_policy``).
 
 Without a danger probability (a model trained before the danger head, or the policy's
 fallback on a bare intent), the danger intents' share stands for the evidence, and the
@@ -63,6 +65,7 @@ from rasa.shared.nlu.training_data.message import Message
 from nlu import vietnamese_text
 from nlu.danger_lexicon import Signal, load_lexicon
 from nlu.linear_intent import DANGER_PROBABILITY_KEY
+from nlu.moments import ALWAYS_ANSWERED, MOMENT_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -87,14 +90,14 @@ CUE_CATEGORIES = ("immediacy", "symptoms")
 URGENCY_PHRASES = ("ngay bay gio", "ngay luc nay", "toi nay", "dem nay")
 
 DEFAULTS: Dict[str, Any] = {
-    "model_alone": 0.5,  # danger evidence that is high without any signal ...
-    "alone_intent_confidence": 0.4,  # ... when a danger intent is the top one, at least this sure
+    "model_alone": 0.6,  # danger evidence that is high without any signal ...
+    "alone_intent_confidence": 0.5,  # ... when a danger intent is the top one, at least this sure
     "with_signal": 0.35,  # danger evidence that is high with an ambiguous danger signal
     "lexicon_floor": 0.08,  # an unambiguous signal is high unless the evidence is below this
     "check_in": 0.5,  # danger evidence that asks one gentle question ...
     "settled_confidence": 0.45,  # ... unless another intent is at least this sure
     "ambiguous_floor": 0.15,  # an ambiguous danger signal asks only above this
-    "concern_confidence": 0.5,  # bullying / mental_health at or above this → concern
+    "concern_confidence": 0.6,  # a support intent (distress, bullying, a person, hiding) at or above → concern
     "quick_exit_confidence": 0.4,
     "accumulate": 3,  # distinct ambiguous danger signals that together mean high
 }
@@ -136,6 +139,7 @@ def assess(
     signals: Sequence[Signal],
     config: Optional[Dict[str, Any]] = None,
     danger_probability: Optional[float] = None,
+    moment: Optional[Dict[str, Any]] = None,
 ) -> RiskAssessment:
     """Combines the model's danger evidence, the intent ranking and the lexicon."""
     cfg = {**DEFAULTS, **(config or {})}
@@ -187,6 +191,9 @@ def assess(
         level, check_in = "concern", True
     elif top_name in SUPPORT_INTENTS and top_conf >= cfg["concern_confidence"]:
         level, check_in = "concern", False
+    elif (moment or {}).get("kind") == "hesitation":
+        # "em có chuyện muốn kể nhưng em sợ": concern; the answer is to listen (nlu.moment_policy).
+        level, check_in = "concern", False
     else:
         level, check_in = "none", False
 
@@ -200,6 +207,9 @@ def assess(
         if cue:
             level = "imminent"
 
+    if check_in and (moment or {}).get("kind") in ALWAYS_ANSWERED:
+        # "nếu em kể thì có ai biết không": the question is the moment; it gets its own answer.
+        check_in = False
     if check_in and top_name == "quick_exit" and top_conf >= cfg["quick_exit_confidence"]:
         # A child hiding the chat must not get a check-in message on screen; only a
         # real escalation (high/imminent) overrides the quick exit.
@@ -257,7 +267,7 @@ class RiskTriage(GraphComponent):
             signals = self._lexicon.find(text)
             assessment = assess(
                 ranking, vietnamese_text.canonical(text), signals, self._config,
-                message.get(DANGER_PROBABILITY_KEY),
+                message.get(DANGER_PROBABILITY_KEY), message.get(MOMENT_KEY),
             )
             message.set(RISK_KEY, assessment.as_dict(), add_to_output=True)
         return messages

@@ -212,9 +212,8 @@ def test_assess_text_without_a_model_trusts_the_lexicon():
 
 
 def test_quick_exit_is_not_overridden_by_a_check_in():
-    ranking = [{"name": "quick_exit", "confidence": 0.5}, {"name": "greet", "confidence": 0.3},
-               {"name": "disclose_abuse", "confidence": 0.2}]
-    risk = assess(ranking, "", [], danger_probability=0.99)  # evidence 0.44: would ask
+    ranking = [{"name": "quick_exit", "confidence": 0.6}, {"name": "disclose_abuse", "confidence": 0.4}]
+    risk = assess(ranking, "", [], danger_probability=0.99)  # evidence 0.63: would ask
     assert risk.level == "concern" and not risk.check_in and not risk.escalate
     # A real disclosure while hiding the chat still escalates: the lexicon is not ruled out.
     risk = assess(rank("quick_exit", 0.9), "", [sig("high")], danger_probability=0.01)
