@@ -8,11 +8,15 @@ events out. Slots (domain.yml, knowledge-base section):
   kb_pending_card       the card waiting for that answer
   last_card             the card just answered, for feedback
   kb_awaiting_feedback  true right after an answer: the rule sends affirm/deny here
+  conversation_topic    the knowledge-base topic of the conversation (what was disclosed or
+                        answered last): follow-ups are answered in it
+  kb_last_question      the question answered last, read together with a follow-up
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -37,6 +41,8 @@ AUDIENCE_ASKED_SLOT = "kb_audience_asked"
 PENDING_CARD_SLOT = "kb_pending_card"
 LAST_CARD_SLOT = "last_card"
 AWAITING_FEEDBACK_SLOT = "kb_awaiting_feedback"
+TOPIC_SLOT = "conversation_topic"
+LAST_QUESTION_SLOT = "kb_last_question"
 
 
 def conversation_state(tracker: Tracker) -> ConversationState:
@@ -45,10 +51,12 @@ def conversation_state(tracker: Tracker) -> ConversationState:
         audience=audience if audience in AUDIENCES else None,
         audience_asked=bool(tracker.get_slot(AUDIENCE_ASKED_SLOT)),
         pending_card=tracker.get_slot(PENDING_CARD_SLOT) or None,
+        topic=tracker.get_slot(TOPIC_SLOT) or None,
+        last_question=tracker.get_slot(LAST_QUESTION_SLOT) or None,
     )
 
 
-def slot_events(before: ConversationState, reply: Reply) -> list[EventType]:
+def slot_events(before: ConversationState, reply: Reply, question: str = "") -> list[EventType]:
     after = reply.state
     events: list[EventType] = []
     if after.audience != before.audience:
@@ -60,6 +68,10 @@ def slot_events(before: ConversationState, reply: Reply) -> list[EventType]:
     answered = reply.kind == "answer"
     if answered:
         events.append(SlotSet(LAST_CARD_SLOT, reply.card_id))
+        if after.topic != before.topic:
+            events.append(SlotSet(TOPIC_SLOT, after.topic))
+        if question and not question.startswith("/"):
+            events.append(SlotSet(LAST_QUESTION_SLOT, question))
     # Always set, so the feedback rule's condition is exact whatever came before.
     events.append(SlotSet(AWAITING_FEEDBACK_SLOT, answered))
     return events
@@ -89,12 +101,46 @@ class ActionAnswerQuestion(Action):
             dispatcher.utter_message(text=phrase("unavailable", before.audience))
             return [SlotSet(AWAITING_FEEDBACK_SLOT, False)]
 
-        reply = knowledge_base.respond(UserMessage.from_parse(tracker.latest_message or {}), before)
-        for message in reply.messages:
-            dispatcher.utter_message(**message.as_dispatch())
+        message = UserMessage.from_parse(tracker.latest_message or {})
+        reply = knowledge_base.respond(message, before)
+        for out in reply.messages:
+            dispatcher.utter_message(**out.as_dispatch())
         logger.info("kb reply: %s card=%s confidence=%.3f register=%s",
                     reply.kind, reply.card_id, reply.confidence, reply.register)
-        return slot_events(before, reply)
+        return slot_events(before, reply, message.text)
+
+
+class ActionChatOrAnswer(ActionAnswerQuestion):
+    """Everyday talk (the out_of_scope intent): a short friendly reply, unless the knowledge
+    base is sure the message is a question it answers. A follow-up such as "mỗi ngày mấy
+    tiếng" or "làm hồ sơ ở đâu" reads like small talk on its own; in the conversation's topic
+    it is a question, and it gets its answer."""
+
+    # Surer than for a question the NLU recognised: everyday talk must not get a law card.
+    ANSWER_ABOVE = 0.25
+
+    def name(self) -> str:
+        return "action_chat_or_answer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        before = conversation_state(tracker)
+        try:
+            knowledge_base = self._knowledge_base or default_knowledge_base()
+            message = UserMessage.from_parse(tracker.latest_message or {})
+            reply = knowledge_base.respond(message, replace(before, audience_asked=True))
+        except Exception:  # noqa: BLE001 - small talk needs no database
+            logger.exception("knowledge base unavailable for everyday talk")
+            reply = None
+        in_context = bool(before.topic or before.last_question)
+        if reply is not None and reply.kind == "answer" and (
+                reply.confidence >= self.ANSWER_ABOVE or in_context):
+            for out in reply.messages:
+                dispatcher.utter_message(**out.as_dispatch())
+            return slot_events(before, replace(reply, state=replace(reply.state, audience_asked=before.audience_asked)),
+                               message.text)
+        dispatcher.utter_message(response="utter_out_of_scope")
+        return [SlotSet(AWAITING_FEEDBACK_SLOT, False)]
 
 
 class ActionRecordFeedback(Action):

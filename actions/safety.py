@@ -12,12 +12,16 @@ action sends a custom message the gateway reads and never shows,
 
 and the gateway opens (or updates) the case (bot/handoff.py).
 
-- imminent: a counsellor is asked at once, without asking; the child is told.
+- imminent: a counsellor is asked at once, without asking; the person is told.
 - high: the consent ladder (talk to a counsellor now / call 111 / information
   only); declining is respected and the offer comes back later.
-- someone reporting another child: a few short questions (report_abuse_form),
-  the duty to report and the reporter's confidentiality, then the offer.
+- an adult writing about a child (the `audience` slot, set for the whole
+  conversation by actions/conversation.py): the same, in adult wording, with what
+  to do, whom to call and the reporter's confidentiality.
 - concern: support and self-help steps from the knowledge base, with the offer.
+- once something has been disclosed (`disclosed`), a further disclosure is thanked
+  briefly, never answered with the whole safety reply again, and the gentle
+  "is something wrong?" question is not asked again.
 """
 
 from __future__ import annotations
@@ -35,9 +39,10 @@ from actions.safety_messages import Reply
 logger = logging.getLogger(__name__)
 
 LEVELS = ("none", "concern", "high", "imminent")
-REPORT_FORM = "report_abuse_form"
-REPORT_SLOTS = ("report_danger_now", "report_province", "report_child_age", "report_what_happened")
 CHOICE_ENTITY = "handoff_choice"
+DISCLOSED_SLOT = "disclosed"
+AUDIENCE_SLOT = "audience"
+TOPIC_SLOT = "conversation_topic"  # read by the knowledge base (actions/answer_question.py)
 # Knowledge-base cards with self-help steps for concerns (actions/knowledge_base/content).
 CONCERN_CARDS = {"bullying": "school-violence-being-bullied", "mental_health": "mental-health-feeling-sad"}
 INTENT_CATEGORIES = {"disclose_abuse": "abuse", "self_harm": "self_harm",
@@ -69,6 +74,28 @@ def category_of(intent: str, risk: dict[str, Any]) -> str:
     return str(signals[0]["category"]) if signals else INTENT_CATEGORIES.get(intent, "")
 
 
+def is_adult(tracker: Tracker) -> bool:
+    """An adult is writing: the `audience` slot says "parent" (the adult register), or
+    nobody has said yet and the message tells about another child."""
+    audience = tracker.get_slot(AUDIENCE_SLOT)
+    return audience == "parent" or (audience is None and intent_of(tracker) == "report_abuse_other")
+
+
+def topic_of_disclosure(text: str, audience: Any) -> str | None:
+    """The knowledge-base topic closest to what was disclosed, so that the questions that
+    follow ("tôi nên báo cho ai", "nhà trường có trách nhiệm gì") are answered in it."""
+    try:
+        from actions.knowledge_base.service import default_knowledge_base
+
+        knowledge_base = default_knowledge_base()
+        ranking = knowledge_base.index.rank(text, audience=audience if audience in ("child", "parent") else None,
+                                            limit=1)
+    except Exception:  # noqa: BLE001 - the topic only helps; the safety reply must not depend on it
+        logger.exception("knowledge base unavailable for the topic of a disclosure")
+        return None
+    return knowledge_base.cards[ranking[0].card_id].topic if ranking else None
+
+
 def utter(dispatcher: CollectingDispatcher, replies: tuple[Reply, ...] | list[Reply]) -> None:
     for reply in replies:
         buttons = [{"title": t, "payload": p} for t, p in reply.buttons]
@@ -95,39 +122,48 @@ class ActionRespondToRisk(Action):
         level = risk["level"] if risk["level"] != "none" else "concern"
         category = category_of(intent, risk)
         requested = bool(tracker.get_slot("handoff_requested"))
+        adult = is_adult(tracker)
+        told_before = bool(tracker.get_slot(DISCLOSED_SLOT))
         events: list[EventType] = [SlotSet("risk_level", level), SlotSet("risk_category", category)]
 
-        if (tracker.active_loop or {}).get("name") == REPORT_FORM:
-            # A disclosure while answering the report questions: keep the form going.
-            if level == "imminent" and not requested:
-                utter(dispatcher, say.IMMINENT_OTHER_CHILD)
-                ask_for_counsellor(dispatcher, "imminent", "report_other", "not_required")
-                events.append(SlotSet("handoff_requested", True))
-            return [*events, FollowupAction(REPORT_FORM)]
+        if adult and tracker.get_slot(AUDIENCE_SLOT) is None:
+            events.append(SlotSet(AUDIENCE_SLOT, "parent"))  # and so for the rest of the conversation
+        if level in ("high", "imminent"):
+            events.append(SlotSet(DISCLOSED_SLOT, True))
+            if not told_before:
+                topic = topic_of_disclosure(str((tracker.latest_message or {}).get("text") or ""),
+                                            tracker.get_slot(AUDIENCE_SLOT))
+                if topic:
+                    events.append(SlotSet(TOPIC_SLOT, topic))
+                # The disclosure is what the questions that follow lean on (actions/answer_question.py).
+                events.append(SlotSet("kb_last_question", str((tracker.latest_message or {}).get("text") or "")))
 
-        about_other_child = intent == "report_abuse_other"
         if level == "imminent":
-            replies = say.replies_for(level, intent, categories)
+            replies = say.replies_for(level, intent, categories, adult)
             if requested:  # already asked for: raise the case's risk, do not repeat the news
-                replies = tuple(r for r in replies if r != say.COUNSELLOR_ASKED)
+                replies = tuple(r for r in replies if r not in (say.COUNSELLOR_ASKED, say.IMMINENT_ADULT[1]))
             utter(dispatcher, replies)
             ask_for_counsellor(dispatcher, "imminent", category, "not_required")
             events.append(SlotSet("handoff_requested", True))
-            if about_other_child:
-                events.append(FollowupAction(REPORT_FORM))
             return events
 
+        moment = (tracker.latest_message or {}).get("moment") or {}
         if level == "high":
-            utter(dispatcher, say.replies_for(level, intent, categories))
-            if about_other_child:
-                return [*events, FollowupAction(REPORT_FORM)]
+            if told_before and moment.get("kind"):
+                # "nếu em kể thì em có bị đuổi học không": after a disclosure, the question is the moment.
+                return [*events, FollowupAction("action_respond_to_moment")]
+            if told_before:
+                # The person is telling more: thank, no second full safety reply.
+                utter(dispatcher, [say.MORE_TOLD_ADULT if adult else say.MORE_TOLD])
+            else:
+                utter(dispatcher, say.replies_for(level, intent, categories, adult))
             if requested:
-                utter(dispatcher, [say.STILL_WITH_YOU])
+                utter(dispatcher, [say.ALSO_ASKED_ADULT if adult else say.STILL_WITH_YOU])
                 ask_for_counsellor(dispatcher, "high", category, "given")
             elif tracker.get_slot("handoff_offered"):
-                utter(dispatcher, [say.OFFER_AGAIN])
+                utter(dispatcher, [say.OFFER_AGAIN_ADULT if adult else say.OFFER_AGAIN])
             else:
-                utter(dispatcher, [say.OFFER])
+                utter(dispatcher, [say.OFFER_ADULT if adult else say.OFFER])
                 events.append(SlotSet("handoff_offered", True))
             return events
 
@@ -149,7 +185,16 @@ class ActionCheckIn(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        utter(dispatcher, say.CHECK_IN)
+        if tracker.get_slot(DISCLOSED_SLOT):
+            # Already told us: never ask again whether something is wrong; answer the moment
+            # ("tại em mà", "chú có bị đi tù không") or keep listening.
+            if ((tracker.latest_message or {}).get("moment") or {}).get("kind"):
+                return [FollowupAction("action_respond_to_moment")]
+            from actions.conversation_messages import texts
+
+            utter(dispatcher, texts("listening", is_adult(tracker)))
+            return []
+        utter(dispatcher, say.CHECK_IN_ADULT if is_adult(tracker) else say.CHECK_IN)
         return [SlotSet("risk_level", "concern")]
 
 
@@ -171,7 +216,7 @@ class ActionSupportConcern(Action):
         else:
             utter(dispatcher, say.SELF_HELP_FALLBACK.get(intent, say.SELF_HELP_FALLBACK["mental_health"]))
         if not tracker.get_slot("handoff_requested"):
-            utter(dispatcher, [say.CONCERN_OFFER])
+            utter(dispatcher, [say.CONCERN_OFFER_ADULT if is_adult(tracker) else say.CONCERN_OFFER])
         return [SlotSet("risk_category", INTENT_CATEGORIES.get(intent, "mental_health"))]
 
 
@@ -204,49 +249,21 @@ class ActionHandoffChoice(Action):
         category = tracker.get_slot("risk_category") or "request"
         requested = bool(tracker.get_slot("handoff_requested"))
 
+        adult = is_adult(tracker)
         if choice == "call_111":
-            utter(dispatcher, [say.HOW_TO_CALL_111])
+            utter(dispatcher, [say.HOW_TO_CALL_111_ADULT if adult else say.HOW_TO_CALL_111])
             return []
         if choice == "info_only":
-            utter(dispatcher, [say.CHOSE_INFO])
+            utter(dispatcher, [say.CHOSE_INFO_ADULT if adult else say.CHOSE_INFO])
             if risk in ("high", "imminent") and not requested:
                 ask_for_counsellor(dispatcher, risk, category, "declined")  # a record, no transcript
             return [SlotSet("handoff_offered", True)]
         if requested:
-            utter(dispatcher, [say.ALREADY_ASKED])
+            utter(dispatcher, [say.ALSO_ASKED_ADULT if adult else say.ALREADY_ASKED])
             return []
-        utter(dispatcher, [say.CHOSE_COUNSELLOR])
+        utter(dispatcher, [say.CHOSE_COUNSELLOR_ADULT if adult else say.CHOSE_COUNSELLOR])
         ask_for_counsellor(dispatcher, risk, category, "given")
         return [SlotSet("handoff_requested", True), SlotSet("handoff_offered", True)]
-
-
-class ActionSubmitReport(Action):
-    """After the report questions: the duty to report, confidentiality, and the offer."""
-
-    def name(self) -> str:
-        return "action_submit_report"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
-        danger = tracker.get_slot("report_danger_now") == "yes"
-        requested = bool(tracker.get_slot("handoff_requested"))
-        level = "imminent" if danger else "high"
-        utter(dispatcher, [say.REPORT_DUTY])
-        events: list[EventType] = [SlotSet("risk_level", level), SlotSet("risk_category", "report_other")]
-        if danger:
-            utter(dispatcher, [say.REPORT_DANGER_NOW])
-        if requested:
-            utter(dispatcher, [say.ALREADY_ASKED])
-            ask_for_counsellor(dispatcher, level, "report_other", "given")  # raises the case if needed
-        elif danger:
-            utter(dispatcher, [say.IMMINENT_OTHER_CHILD[1]])
-            ask_for_counsellor(dispatcher, "imminent", "report_other", "not_required")
-            events.append(SlotSet("handoff_requested", True))
-        else:
-            utter(dispatcher, [say.REPORT_OFFER])
-            events.append(SlotSet("handoff_offered", True))
-        # Cleared so a second report starts afresh; the counsellor reads the answers in the transcript.
-        return events + [SlotSet(slot, None) for slot in REPORT_SLOTS]
 
 
 class ActionHandoffCheckIn(Action):
@@ -259,35 +276,3 @@ class ActionHandoffCheckIn(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         utter(dispatcher, [say.AFTER_HANDOFF])
         return [SlotSet("handoff_requested", False), SlotSet("handoff_offered", False)]
-
-
-class _AskReportQuestion:
-    """Asks one question of report_abuse_form (forms call `action_ask_<slot>`).
-
-    A mixin, not an Action: rasa-sdk registers every Action subclass it finds."""
-
-    slot = ""
-
-    def name(self) -> str:
-        return f"action_ask_{self.slot}"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
-        utter(dispatcher, [say.REPORT_QUESTIONS[self.slot]])
-        return []
-
-
-class ActionAskReportDangerNow(_AskReportQuestion, Action):
-    slot = "report_danger_now"
-
-
-class ActionAskReportProvince(_AskReportQuestion, Action):
-    slot = "report_province"
-
-
-class ActionAskReportChildAge(_AskReportQuestion, Action):
-    slot = "report_child_age"
-
-
-class ActionAskReportWhatHappened(_AskReportQuestion, Action):
-    slot = "report_what_happened"

@@ -103,38 +103,58 @@ HIGH_SELF_HARM = (
           "Em cũng có thể gọi 111 để nói chuyện với người tư vấn: miễn phí, 24/7."),
 )
 
-# Somebody tells about another child: thank, then a few short questions for the counsellor.
-OTHER_CHILD_INTRO = (
-    Reply("Cảm ơn bạn đã lên tiếng cho em bé. Việc bạn báo tin rất quan trọng. "
-          "Nếu em bé đang gặp nguy hiểm ngay, hãy gọi 113 (công an)."),
-    Reply("Mình hỏi bạn vài câu ngắn để tư vấn viên của Tổng đài 111 có đủ thông tin giúp em bé. "
-          "Bạn không cần kể chi tiết đau lòng, và không cần gửi ảnh hay bằng chứng gì cả."),
+# Somebody tells about another child. A child reporting a friend:
+OTHER_CHILD_BY_CHILD = (
+    Reply("Cảm ơn em đã lên tiếng cho bạn ấy. Em làm vậy là đúng."),
+    Reply("Nếu bạn ấy đang gặp nguy hiểm, em hãy báo ngay cho một người lớn em tin, hoặc gọi 113 (công an). "
+          "Em cũng có thể gọi 111, Tổng đài bảo vệ trẻ em: miễn phí, 24/7."),
 )
 
-# The questions of report_abuse_form, one per slot.
-REPORT_QUESTIONS = {
-    "report_danger_now": Reply("Ngay lúc này em bé có đang gặp nguy hiểm không?",
-                               buttons=(("Có", "/affirm"), ("Không", "/deny"))),
-    "report_province": Reply("Em bé đang ở tỉnh hay thành phố nào? Bạn không cần ghi địa chỉ cụ thể."),
-    "report_child_age": Reply("Em bé khoảng bao nhiêu tuổi? Không chắc thì bạn cứ đoán."),
-    "report_what_happened": Reply(
-        "Bạn kể ngắn gọn chuyện bạn đã thấy hoặc nghe, bằng lời của bạn nhé. Không cần kể chi tiết "
-        "đau lòng, và không cần gửi ảnh hay bằng chứng."),
-}
+# ---- an adult (a parent, a teacher, a neighbour) tells about a child's harm ------------------
+# What to do and whom to call, in adult wording, and the same choices as a child gets. The
+# reporter's confidentiality: Nghị định 56/2017/NĐ-CP Điều 24; the duty to report: Luật Trẻ em
+# Điều 51 (shared/reference/vn-child-law.md §1.10).
 
-# Duty to report (Điều 51 Luật Trẻ em; Điều 25 NĐ 56/2017) and the reporter's
-# confidentiality (Điều 24 NĐ 56/2017/NĐ-CP).
-REPORT_DUTY = Reply(
-    "Cảm ơn bạn. Theo Điều 51 Luật Trẻ em, ai biết trẻ em bị xâm hại hoặc có nguy cơ bị xâm hại "
-    "đều có trách nhiệm báo cho Tổng đài 111, công an hoặc Ủy ban nhân dân cấp xã nơi xảy ra việc. "
-    "Thông tin về người báo tin được giữ bí mật (Điều 24 Nghị định 56/2017/NĐ-CP)."
+HIGH_ADULT = (
+    Reply("Cảm ơn anh/chị đã kể với mình. Anh/chị lên tiếng cho cháu là đúng, và chuyện này không phải lỗi của cháu."),
+    Reply("Nếu cháu đang gặp nguy hiểm, hãy gọi 113 (công an); nếu cháu bị thương, gọi 115 (cấp cứu). "
+          "Anh/chị có thể gọi 111, Tổng đài quốc gia bảo vệ trẻ em: miễn phí, 24/7. "
+          "Theo Điều 51 Luật Trẻ em, ai biết trẻ em bị xâm hại đều có trách nhiệm báo cho Tổng đài 111, công an "
+          "hoặc Ủy ban nhân dân cấp xã, và thông tin về người báo tin được giữ bí mật."),
 )
-REPORT_DANGER_NOW = Reply("Vì em bé đang gặp nguy hiểm, bạn hãy gọi 113 (công an) ngay nếu chưa gọi.")
-REPORT_OFFER = Reply(
-    "Bạn có muốn mình chuyển những gì bạn kể cho một tư vấn viên của Tổng đài 111, để họ trao đổi "
-    "với bạn ngay tại đây không? Bạn cũng có thể gọi thẳng 111 (miễn phí, 24/7).",
-    buttons=(("Chuyển cho tư vấn viên", _choice("counsellor")), CALL_111, INFO_ONLY),
+OFFER_ADULT = Reply(
+    "Anh/chị có muốn nói chuyện với một tư vấn viên của Tổng đài 111 ngay tại đây không? "
+    "Họ là người thật, sẽ cùng anh/chị tính cách giữ an toàn cho cháu:",
+    buttons=LADDER,
 )
+OFFER_AGAIN_ADULT = Reply(
+    "Lúc nào anh/chị muốn nói chuyện với tư vấn viên của Tổng đài 111, anh/chị cứ bấm nút nhé:",
+    buttons=LADDER,
+)
+IMMINENT_ADULT = (
+    Reply("Nếu cháu đang gặp nguy hiểm ngay lúc này, anh/chị hãy gọi 113 (công an) ngay; "
+          "nếu cháu bị thương, gọi 115 (cấp cứu); nếu có cháy, gọi 114."),
+    Reply("Mình cũng đang mời một tư vấn viên của Tổng đài 111 vào trò chuyện với anh/chị ngay tại đây. "
+          "Thông tin về người báo tin được giữ bí mật."),
+)
+ALSO_ASKED_ADULT = Reply("Mình đã mời tư vấn viên rồi, họ sẽ vào ngay khi có người rảnh. "
+                         "Nếu cháu gặp nguy hiểm ngay, anh/chị gọi 113, hoặc 115 nếu cháu bị thương.")
+CHOSE_COUNSELLOR_ADULT = Reply(
+    "Cảm ơn anh/chị. Mình đang mời một tư vấn viên của Tổng đài 111 vào trò chuyện với anh/chị ngay tại đây. "
+    "Thông tin anh/chị kể được giữ bí mật."
+)
+HOW_TO_CALL_111_ADULT = Reply(
+    "Anh/chị bấm số 111 là gọi được, miễn phí, cả ngày lẫn đêm. Nếu anh/chị không tiện gọi, mình có thể mời "
+    "tư vấn viên vào nhắn tin với anh/chị ở đây.",
+    buttons=(TALK_NOW,),
+)
+CHOSE_INFO_ADULT = Reply(
+    "Vâng, mình tôn trọng lựa chọn của anh/chị. Anh/chị cứ hỏi tiếp, mình trả lời trong phạm vi mình biết. "
+    "Lúc nào cần, anh/chị gọi 111 (miễn phí, 24/7)."
+)
+# Told again, in more words, once something has been disclosed: no second full safety reply.
+MORE_TOLD = Reply("Cảm ơn em đã kể thêm cho mình. Chuyện này không phải lỗi của em.")
+MORE_TOLD_ADULT = Reply("Cảm ơn anh/chị đã kể thêm. Chuyện này không phải lỗi của cháu.")
 
 # While a counsellor is already being asked for: no ladder again, just stay.
 STILL_WITH_YOU = Reply(
@@ -169,6 +189,11 @@ CONCERN_OFFER = Reply(
     buttons=(TALK_NOW, CALL_111),
 )
 
+CONCERN_OFFER_ADULT = Reply(
+    "Nếu anh/chị muốn nói chuyện với một người thật, mình có thể mời tư vấn viên của Tổng đài 111 vào đây.",
+    buttons=(TALK_NOW, CALL_111),
+)
+
 # When the knowledge base cannot answer: the same steps, fixed here.
 SELF_HELP_FALLBACK = {
     "bullying": (Reply(
@@ -188,6 +213,11 @@ CHECK_IN = (
           buttons=(("Có", "/affirm"), ("Không", "/deny"))),
 )
 
+CHECK_IN_ADULT = (
+    Reply("Mình muốn hỏi thêm một chút cho chắc: cháu có đang gặp chuyện gì, hay có ai làm cháu đau không?",
+          buttons=(("Có", "/affirm"), ("Không", "/deny"))),
+)
+
 # After a counsellor closed the case: the bot is back, briefly.
 AFTER_HANDOFF = Reply(
     "Mình là Mây đây, mình quay lại trò chuyện với em. Bây giờ em thấy thế nào? "
@@ -204,14 +234,17 @@ def is_about_self_harm(intent: str, categories: set[str]) -> bool:
     return intent == "self_harm" or bool(categories & SELF_HARM_CATEGORIES)
 
 
-def replies_for(level: str, intent: str, categories: set[str]) -> tuple[Reply, ...]:
+def replies_for(level: str, intent: str, categories: set[str], adult: bool = False) -> tuple[Reply, ...]:
     """The first reply to a triaged message, before any consent question.
 
     `level` is the triage level; `intent` the classified intent; `categories`
-    the danger-lexicon categories that counted.
+    the danger-lexicon categories that counted; `adult`: an adult is writing (about a
+    child, whatever the intent), so the adult wording.
     """
     about_self_harm = is_about_self_harm(intent, categories)
     about_other_child = intent == "report_abuse_other"
+    if adult:
+        return IMMINENT_ADULT if level == "imminent" else HIGH_ADULT
     if level == "imminent":
         if about_other_child:
             return IMMINENT_OTHER_CHILD
@@ -220,7 +253,7 @@ def replies_for(level: str, intent: str, categories: set[str]) -> tuple[Reply, .
         return IMMINENT_SELF_HARM if about_self_harm else IMMINENT_CHILD
     if level == "high":
         if about_other_child:
-            return OTHER_CHILD_INTRO
+            return OTHER_CHILD_BY_CHILD
         if about_self_harm:
             return HIGH_SELF_HARM
         if "sextortion" in categories:

@@ -47,6 +47,12 @@ class AudienceGuess:
     reason: str = ""
 
 
+def is_strong_adult_cue(text: str) -> bool:
+    """Words only an adult writes about a child ("con tôi", "tôi là phụ huynh"), not an age."""
+    form = canonical(text or "")
+    return any(re.search(pattern, form) for pattern, _ in _PARENT_CUES)
+
+
 def infer_audience(text: str) -> AudienceGuess:
     form = canonical(text or "")
     for pattern, reason in _PARENT_CUES:

@@ -49,6 +49,10 @@ class Weights:
     # questions (measured on both development sets: top-1 +1 and +3 questions; larger weights gained no more).
     contrast: float = 0.02
     contrast_band: float = 0.06  # cards this close to the top one take part
+    # A question that leans on the conversation: cards in its topic, and cards close to what was
+    # disclosed or asked just before, get these (times that text's own score for the card).
+    context: float = 0.04
+    context_text: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -220,7 +224,14 @@ class RetrievalIndex:
         return word_features(form, self.lexicon, self.weights.concept)
 
     def rank(self, text: str, *, intent: str | None = None, intent_confidence: float = 0.0,
-             audience: str | None = None, topic: str | None = None, limit: int = 5) -> list[ScoredCard]:
+             audience: str | None = None, topic: str | None = None, context: str | None = None,
+             context_text: str | None = None, limit: int = 5) -> list[ScoredCard]:
+        """Cards for `text`, best first. `topic` keeps only that topic's cards; `context` (the
+        conversation's topic) and `context_text` (what was disclosed or asked just before) add a
+        bonus to the cards they point at, so that a short follow-up stays in the conversation."""
+        around: dict[str, float] = {}
+        if context_text:
+            around = {s.card_id: s.score for s in self.rank(context_text, audience=audience, limit=len(self.cards))}
         form = canonical_form(text)
         w = self.weights
         query_words = self._word_features(form)
@@ -250,6 +261,9 @@ class RetrievalIndex:
                 bonus += w.intent * max(0.0, min(1.0, intent_confidence))
             if audience and card.audience in (audience, "both"):
                 bonus += w.audience
+            if context and card.topic == context:
+                bonus += w.context
+            bonus += w.context_text * around.get(card.id, 0.0)
             scored.append(ScoredCard(card.id, text_score + bonus, top_question, whole, bonus,
                                      self._question_text[top_unit] if top_unit >= 0 else ""))
         scored.sort(key=lambda s: s.score, reverse=True)

@@ -12,6 +12,7 @@ the conversation knows, and returns the messages to send and the new state.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -34,6 +35,7 @@ from actions.knowledge_base.replies import (
     topic_button,
 )
 from actions.knowledge_base.retrieval import Decision, RetrievalIndex, ScoredCard
+from actions.knowledge_base.text import canonical
 
 if TYPE_CHECKING:
     from actions.knowledge_base.database import KnowledgeBaseDatabase
@@ -73,6 +75,8 @@ class ConversationState:
     audience: str | None = None
     audience_asked: bool = False
     pending_card: str | None = None  # the answer waiting for "child or parent?"
+    topic: str | None = None  # the conversation's topic: what was disclosed or answered last
+    last_question: str | None = None  # what was disclosed or asked last, for a follow-up ("thế còn ...?")
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class Reply:
     citations: tuple[Citation, ...] = ()
     answer_messages: tuple[str, ...] = ()
     answer_body: tuple[str, ...] = ()  # answer_messages without the basis line
+    topic: str | None = None  # the answered card's topic
 
     @property
     def answer_text(self) -> str:
@@ -109,7 +114,9 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------ the one entry point
     def respond(self, message: UserMessage, state: ConversationState) -> Reply:
-        given_audience = _audience_from(message)
+        # A button decides; the words only when nobody knows yet (the conversation keeps who is
+        # talking, actions/conversation.py: "e báo công an được không" from a young mother stays adult).
+        given_audience = _audience_from(message, known=state.audience)
         state = replace(state, audience=given_audience or state.audience)
 
         forced = self.cards.get(message.entities.get(CARD_ENTITY, ""))
@@ -123,6 +130,12 @@ class KnowledgeBase:
 
         ranking = self.rank(message, state.audience)
         decision = self.index.decide(ranking)
+        if (state.topic or state.last_question) and (decision.confidence < LEANS_ON_CONTEXT
+                                                     or is_follow_up(message.text)):
+            # A weak or elliptical question ("tôi nên báo cho ai", "thế còn nếu là hàng xóm?")
+            # is read in the conversation: what was disclosed or asked just before.
+            ranking = self.rank(message, state.audience, state.topic, state.last_question)
+            decision = self.index.decide(ranking)
         pending = self.cards.get(state.pending_card or "")
         if decision.kind != "answer" and pending is not None and given_audience:
             # "Tôi là phụ huynh" typed instead of pressing a button: answer what was asked.
@@ -133,9 +146,11 @@ class KnowledgeBase:
             return self._clarify(decision, state)
         return self._topics(ranking, message.intent, decision.confidence, state)
 
-    def rank(self, message: UserMessage, audience: str | None = None, limit: int = 5) -> list[ScoredCard]:
+    def rank(self, message: UserMessage, audience: str | None = None, context: str | None = None,
+             context_text: str | None = None, limit: int = 5) -> list[ScoredCard]:
         return self.index.rank(message.text, intent=message.intent, intent_confidence=message.intent_confidence,
-                               audience=audience, limit=limit)
+                               audience=audience, context=context if context in self.topics else None,
+                               context_text=context_text, limit=limit)
 
     # ------------------------------------------------------------------ reply kinds
     def _answer(self, card: Card, confidence: float, state: ConversationState) -> Reply:
@@ -143,9 +158,10 @@ class KnowledgeBase:
             return Reply("ask_audience", [OutMessage(ASK_AUDIENCE, audience_buttons(card))],
                          replace(state, audience_asked=True, pending_card=card.id), confidence=confidence)
         composed = compose_answer(card, state.audience, self.documents, self.cards)
-        return Reply("answer", composed.messages, replace(state, pending_card=None), card_id=card.id,
-                     confidence=confidence, register=composed.register, citations=composed.citations,
-                     answer_messages=tuple(composed.answer_messages), answer_body=tuple(composed.body))
+        return Reply("answer", composed.messages, replace(state, pending_card=None, topic=card.topic),
+                     card_id=card.id, confidence=confidence, register=composed.register,
+                     citations=composed.citations, answer_messages=tuple(composed.answer_messages),
+                     answer_body=tuple(composed.body), topic=card.topic)
 
     def _clarify(self, decision: Decision, state: ConversationState) -> Reply:
         buttons = tuple(card_button(self.cards[i]) for i in decision.card_ids[:MAX_CHOICES])
@@ -182,12 +198,25 @@ class KnowledgeBase:
                      for slug in order if slug in self.topics)
 
 
-def _audience_from(message: UserMessage) -> str | None:
-    """A button's entity wins; otherwise what the words say ("con tôi", "em lớp 7")."""
+# A question answered below this confidence on its own is read again in the conversation.
+LEANS_ON_CONTEXT = 0.3
+_FOLLOW_UP = re.compile(r"^(?:the con|con neu|vay con|the neu|vay neu|neu la|con|vay thi|the thi|the|vay|con truong hop)\b")
+
+
+def is_follow_up(text: str) -> bool:
+    """A question that leans on the one before: "thế còn nếu là hàng xóm?", "vậy thì sao", or
+    a few words only ("ở đâu?", "mấy tiếng?")."""
+    form = canonical(text or "")
+    return bool(_FOLLOW_UP.search(form)) or 0 < len(form.split()) <= 4
+
+
+def _audience_from(message: UserMessage, known: str | None = None) -> str | None:
+    """A button's entity wins; otherwise, when nobody knows yet, what the words say
+    ("con tôi", "em lớp 7")."""
     given = message.entities.get(AUDIENCE_ENTITY)
     if given in AUDIENCES:
         return given
-    return infer_audience(message.text).audience
+    return None if known in AUDIENCES else infer_audience(message.text).audience
 
 
 # ---------------------------------------------------------------------- the process-wide instance

@@ -1,4 +1,4 @@
-"""The safety actions: the consent ladder, imminent danger, reports about another child.
+"""The safety actions: the consent ladder, imminent danger, adults reporting a child, what was said before.
 
 Each test builds a Tracker as Rasa would send it and checks both the messages
 (what the child reads) and the gateway instruction (never shown)."""
@@ -132,34 +132,41 @@ def test_self_harm_asks_directly_about_a_plan_and_the_means_and_gives_111_and_11
     assert "111" in said and "115" in said
 
 
-def test_a_report_about_another_child_starts_the_short_questions() -> None:
+def test_an_adult_reporting_a_child_gets_what_to_do_whom_to_call_and_the_offer_in_adult_words() -> None:
     shown, handoffs, events = run(safety.ActionRespondToRisk(), tracker(intent="report_abuse_other"))
-    assert followup(events) == "report_abuse_form"
-    assert "không cần gửi ảnh" in text(shown) and handoffs == []
-
-
-@pytest.mark.parametrize(("danger", "expected"), [
-    ("yes", [{"risk": "imminent", "category": "report_other", "consent": "not_required"}]),
-    ("no", []),
-])
-def test_after_the_report_questions_the_duty_and_confidentiality_then_the_offer(danger: str,
-                                                                              expected: list[Any]) -> None:
-    t = tracker(intent="deny", level="none", slots={"report_danger_now": danger, "report_province": "Hà Nội",
-                                                    "report_child_age": "7", "report_what_happened": "..."})
-    shown, handoffs, events = run(safety.ActionSubmitReport(), t)
     said = text(shown)
-    assert "Điều 51 Luật Trẻ em" in said and "Điều 24 Nghị định 56/2017/NĐ-CP" in said and "bí mật" in said
-    assert handoffs == expected
-    assert ("113" in said) == (danger == "yes")
-    assert (titles(shown) == ["Chuyển cho tư vấn viên", "Gọi 111", "Chỉ cần thông tin thôi"]) == (danger == "no")
-    assert slot(events, "report_what_happened") is None
+    assert "anh/chị" in said and not re.search(r"(?<![Tt]rẻ )\bem\b", said)
+    assert "113" in said and "115" in said and "111" in said and "bí mật" in said and "Điều 51 Luật Trẻ em" in said
+    assert titles(shown) == ["Nói chuyện với tư vấn viên ngay", "Gọi 111", "Chỉ cần thông tin thôi"]
+    assert handoffs == [] and followup(events) is None  # no questions: the next message may be a question
+    assert slot(events, "audience") == "parent" and slot(events, "disclosed") is True
 
 
-def test_a_disclosure_while_answering_the_report_questions_keeps_the_form_going() -> None:
-    _, handoffs, events = run(safety.ActionRespondToRisk(), tracker(intent="report_abuse_other", level="imminent",
-                                                                    active_loop="report_abuse_form"))
-    assert followup(events) == "report_abuse_form"
-    assert handoffs[0]["consent"] == "not_required"
+def test_a_parent_disclosing_for_her_own_child_is_answered_as_an_adult() -> None:
+    # "con tôi 14 tuổi bị bạn cùng lớp đánh hội đồng": the intent may say disclose_abuse, the slot says who writes.
+    shown, _, _ = run(safety.ActionRespondToRisk(), tracker(intent="disclose_abuse", slots={"audience": "parent"}))
+    said = text(shown)
+    assert "anh/chị" in said and "không phải lỗi của cháu" in said and "Cảm ơn em" not in said
+
+
+def test_a_child_reporting_a_friend_is_thanked_as_a_child() -> None:
+    shown, _, _ = run(safety.ActionRespondToRisk(), tracker(intent="report_abuse_other", slots={"audience": "child"}))
+    assert "Cảm ơn em đã lên tiếng cho bạn ấy" in text(shown) and "anh/chị" not in text(shown)
+
+
+def test_telling_more_after_a_disclosure_is_thanked_briefly_and_never_asked_whether_something_is_wrong() -> None:
+    shown, _, _ = run(safety.ActionRespondToRisk(), tracker(slots={"disclosed": True, "handoff_offered": True}))
+    assert text(shown).startswith(say.MORE_TOLD.text) and "Cảm ơn em đã dũng cảm" not in text(shown)
+    assert titles(shown) == ["Nói chuyện với tư vấn viên ngay", "Gọi 111", "Chỉ cần thông tin thôi"]
+    shown, _, events = run(safety.ActionCheckIn(), tracker(level="concern", slots={"disclosed": True}))
+    assert "có ai làm em đau" not in text(shown) and "đang nghe" in text(shown) and slot(events, "risk_level") == "unset"
+
+
+def test_an_adult_choosing_information_only_is_answered_as_an_adult() -> None:
+    t = tracker(intent="request_human", level="none", entities=[{"entity": "handoff_choice", "value": "info_only"}],
+                slots={"audience": "parent", "risk_level": "high"})
+    shown, handoffs, _ = run(safety.ActionHandoffChoice(), t)
+    assert "anh/chị" in text(shown) and handoffs[0]["consent"] == "declined"
 
 
 def test_nothing_the_bot_says_asks_for_proof_or_pictures_and_numbers_are_exact() -> None:

@@ -182,3 +182,22 @@ def test_a_broken_knowledge_base_still_answers_kindly(monkeypatch: pytest.Monkey
     messages, events = run(action, tracker("em có quyền gì", audience="child"))
     assert "111" in texts(messages)[0]
     assert events == [SlotSet("kb_awaiting_feedback", False)]
+
+
+def test_everyday_talk_gets_the_friendly_reply_not_a_law_card(fixture_kb: KnowledgeBase) -> None:
+    from actions.answer_question import ActionChatOrAnswer
+
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionChatOrAnswer(fixture_kb).run(
+        dispatcher, tracker("hôm nay em được ăn kem dâu, ngon ghê", intent="out_of_scope"), {}))
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_out_of_scope"]
+    assert slot(events, "kb_awaiting_feedback") is False
+
+
+def test_a_question_the_nlu_took_for_small_talk_is_still_answered(fixture_kb: KnowledgeBase) -> None:
+    from actions.answer_question import ActionChatOrAnswer
+
+    messages, events = run(ActionChatOrAnswer(fixture_kb),
+                           tracker("em lớp 7, em có quyền gì để không bị xâm hại tình dục?", intent="out_of_scope"))
+    assert texts(messages)[0].startswith("Em có quyền được bảo vệ")
+    assert slot(events, "last_card") and slot(events, "conversation_topic")

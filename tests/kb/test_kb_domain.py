@@ -23,10 +23,13 @@ def test_the_domain_declares_what_the_actions_use() -> None:
     slots = DOMAIN["slots"]
     for name in (answer_question.AUDIENCE_SLOT, answer_question.AUDIENCE_ASKED_SLOT,
                  answer_question.PENDING_CARD_SLOT, answer_question.LAST_CARD_SLOT,
-                 answer_question.AWAITING_FEEDBACK_SLOT):
+                 answer_question.AWAITING_FEEDBACK_SLOT, answer_question.TOPIC_SLOT,
+                 answer_question.LAST_QUESTION_SLOT):
         assert name in slots, f"domain.yml has no slot {name!r}"
     assert slots["audience"]["values"] == ["child", "parent"]
-    assert {"type": "from_entity", "entity": AUDIENCE_ENTITY} in slots["audience"]["mappings"]
+    # Set after every message (the button's entity or the words) by action_validate_slot_mappings.
+    assert slots["audience"]["mappings"] == [{"type": "custom"}]
+    assert "action_validate_slot_mappings" in _names(DOMAIN["actions"])
 
 
 def test_every_payload_intent_is_in_the_domain_and_routed_here() -> None:

@@ -52,18 +52,13 @@ PARENT_ASKING = (
          slots={"audience": "parent"}),
     Turn(text="cảm ơn", slots={"audience": "parent"}),
 )
-# Someone reporting another child fills report_abuse_form (tests/e2e/test_handoff_e2e.py).
+# An adult reporting a child: the adult register, what was disclosed and its topic carry over the
+# turns, whichever Rasa server answers each one (tests/e2e/test_handoff_e2e.py).
 REPORTING = (
     Turn(text="thằng bé nhà bên cạnh ngày nào cũng bị bố nó đánh, người bầm tím hết",
-         slots={"active_loop": "report_abuse_form", "requested_slot": "report_danger_now"}),
-    Turn(button="Không", slots={"report_danger_now": "no", "requested_slot": "report_province"}),
-    Turn(text="Ha Noi", slots={"report_province": "Ha Noi", "requested_slot": "report_child_age"}),
-    Turn(text="khoang 7 tuoi", slots={"report_province": "Ha Noi", "report_child_age": "khoang 7 tuoi",
-                                      "requested_slot": "report_what_happened"}),
-    # Submitted: the answers are cleared (the counsellor reads them in the transcript), the offer made.
-    Turn(text="toi nao cung nghe tieng khoc va tieng danh",
-         slots={"report_province": None, "report_child_age": None, "handoff_offered": True,
-                "risk_category": "report_other", "requested_slot": None}),
+         slots={"audience": "parent", "disclosed": True, "handoff_offered": True}),
+    Turn(button="Chỉ cần thông tin thôi", slots={"audience": "parent", "disclosed": True}),
+    Turn(text="tôi nên báo cho ai", slots={"audience": "parent", "disclosed": True}),
 )
 SCRIPTS = {"child": CHILD_ASKING, "parent": PARENT_ASKING, "report": REPORTING}
 
