@@ -35,20 +35,20 @@ RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/tre
 WORKDIR /srv/tre-em
 
 # Only what the engine imports: our graph components and lexicon, the stdlib-only
-# log redaction, the tracker store plug-in, and Rasa's channel and endpoint files.
+# log redaction, the engine package (tracker and lock stores, launcher), and Rasa's
+# channel and endpoint files.
 COPY nlu/ nlu/
 COPY bot/__init__.py bot/__init__.py
 COPY bot/privacy/ bot/privacy/
-COPY bot/rasa_plugins/ bot/rasa_plugins/
+COPY engine/ engine/
 COPY credentials.yml credentials.yml
 COPY deploy/endpoints.production.yml endpoints.yml
-COPY deploy/rasa_launch.py rasa_launch.py
 
 USER tre-em
 # Also switch off telemetry in Rasa's global config, as scripts/disable_rasa_telemetry.sh does.
 RUN rasa telemetry disable >/dev/null
 
 EXPOSE 5005
-ENTRYPOINT ["python", "/srv/tre-em/rasa_launch.py"]
+ENTRYPOINT ["python", "-m", "engine.launch"]
 CMD ["run", "--enable-api", "--interface", "0.0.0.0", "--port", "5005", "--model", "/models", \
      "--endpoints", "/srv/tre-em/endpoints.yml", "--credentials", "/srv/tre-em/credentials.yml"]

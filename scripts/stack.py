@@ -73,7 +73,7 @@ GENERATED_ENDPOINTS = "rasa_endpoints.yml"
 # Rasa's Redis lock store only accepts an alphanumeric key prefix (it adds ":lock:").
 DEFAULT_LOCK_KEY_PREFIX = "treem"
 # Rasa's Redis lock store without its endless wait after a server dies mid-turn (see the module).
-LOCK_STORE_CLASS = "bot.rasa_plugins.lock_store.TicketSafeRedisLockStore"
+LOCK_STORE_CLASS = "engine.lock_store.TicketSafeRedisLockStore"
 # A Rasa server that dies mid-turn keeps holding that conversation's lock until the
 # lock expires (Rasa's default: 60 s); the other server takes the retried turn only
 # then. 20 s is within the gateway's Rasa timeout (30 s), and far above one turn.

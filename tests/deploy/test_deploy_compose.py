@@ -120,10 +120,10 @@ def test_the_action_server_and_rasa_find_each_other() -> None:
 
 
 def _reader_sources() -> str:
-    """Every file that reads configuration: our settings, the actions, the Rasa plug-ins, the launcher."""
-    files = [REPO_ROOT / "bot" / "settings.py", DEPLOY / "rasa_launch.py",
+    """Every file that reads configuration: our settings, the actions, the engine package (plug-ins and launcher)."""
+    files = [REPO_ROOT / "bot" / "settings.py",
              *sorted((REPO_ROOT / "actions").rglob("*.py")),
-             *sorted((REPO_ROOT / "bot" / "rasa_plugins").rglob("*.py"))]
+             *sorted((REPO_ROOT / "engine").rglob("*.py"))]
     return "\n".join(path.read_text(encoding="utf-8") for path in files if path.is_file())
 
 

@@ -82,7 +82,7 @@ def test_the_gateway_command_matches_the_stacks() -> None:
 
 def test_the_rasa_launcher_refuses_to_start_without_a_token() -> None:
     env = {k: v for k, v in os.environ.items() if k != "RASA_TOKEN"}
-    result = subprocess.run([engine_python(), str(DEPLOY / "rasa_launch.py"), "run"], capture_output=True,
+    result = subprocess.run([engine_python(), str(REPO_ROOT / "engine" / "launch.py"), "run"], capture_output=True,
                             text=True, env={**env, "PYTHONPATH": str(REPO_ROOT)}, timeout=60)
     assert result.returncode != 0
     assert "RASA_TOKEN is not set" in result.stderr
@@ -97,7 +97,7 @@ def test_the_rasa_launcher_hands_rasa_the_token_and_hides_it_from_children() -> 
               "except SystemExit:\n    pass\n"
               "print('ARGV', sys.argv[1:])\n"
               "print('TOKEN-LEFT' if 'RASA_TOKEN' in os.environ else 'TOKEN-GONE')\n")
-    result = subprocess.run([engine_python(), "-c", script, str(DEPLOY / "rasa_launch.py")], capture_output=True,
+    result = subprocess.run([engine_python(), "-c", script, str(REPO_ROOT / "engine" / "launch.py")], capture_output=True,
                             text=True, env={**os.environ, "RASA_TOKEN": token, "PYTHONPATH": str(REPO_ROOT),
                                             "RASA_TELEMETRY_ENABLED": "false"}, timeout=120)
     # One argument, `--auth-token=<token>`: a token starting with "-" is not taken for an option.

@@ -1,4 +1,4 @@
-"""Rasa's tracker store encrypts what a child writes (bot/rasa_plugins/tracker_store.py, loaded
+"""Rasa's tracker store encrypts what a child writes (engine/tracker_store.py, loaded
 from endpoints.yml by the real Rasa 3.6 server of the stack), and Rasa still answers in context.
 
 Rasa's SQLTrackerStore keeps no tracker in memory: every turn reads the conversation back

@@ -1,4 +1,4 @@
-"""The lock store (bot/rasa_plugins/lock_store.py), with Rasa 3.6's own lock code.
+"""The lock store (engine/lock_store.py), with Rasa 3.6's own lock code.
 
 The scene of a Rasa server killed mid-turn: its ticket for the conversation
 stays in the lock store until it expires, and the turn sent again to another
@@ -16,10 +16,10 @@ import pytest
 from rasa.core.lock_store import InMemoryLockStore, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.rasa_plugins.lock_store import TicketSafeInMemoryLockStore, TicketSafeRedisLockStore
+from engine.lock_store import TicketSafeInMemoryLockStore, TicketSafeRedisLockStore
 from tests.unavailable import unavailable
 
-CLASS_PATH = "bot.rasa_plugins.lock_store.TicketSafeRedisLockStore"
+CLASS_PATH = "engine.lock_store.TicketSafeRedisLockStore"
 REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 11
 DEAD_TICKET_SECONDS = 0.5  # the killed server's ticket
 OWN_TICKET_SECONDS = 0.6  # the resent turn's: issued just after, so it expires just after

@@ -1,6 +1,6 @@
 """Run with the ENGINE python: write trackers as the running Rasa server does.
 
-The store is the one endpoints.yml names (bot/rasa_plugins/tracker_store.py, Rasa 3.6's
+The store is the one endpoints.yml names (engine/tracker_store.py, Rasa 3.6's
 SQLTrackerStore with encrypted event payloads); its key comes from TRACKER_ENCRYPTION_KEYS.
 
     <engine python> make_rasa_tracker.py <sqlite file> <sender_id>=<unix timestamp> ...
@@ -18,7 +18,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.rasa_plugins.tracker_store import EncryptedSQLTrackerStore
+from engine.tracker_store import EncryptedSQLTrackerStore
 
 
 def main(path: str, senders: list[str]) -> None:

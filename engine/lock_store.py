@@ -19,7 +19,7 @@ whole turn, is what keeps two turns of one conversation apart in practice.)
 
 endpoints.yml:
     lock_store:
-      type: bot.rasa_plugins.lock_store.TicketSafeRedisLockStore
+      type: engine.lock_store.TicketSafeRedisLockStore
       url: 127.0.0.1
       port: 6379
       db: 1

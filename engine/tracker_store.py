@@ -22,7 +22,7 @@ rotation is "put a new key first, keep the old ones until their rows are gone"
 Rows written before encryption (plain JSON, starting with "{") are still read,
 so an existing tracker database keeps working; new events are encrypted.
 
-Endpoints: `type: bot.rasa_plugins.tracker_store.EncryptedSQLTrackerStore` with the
+Endpoints: `type: engine.tracker_store.EncryptedSQLTrackerStore` with the
 same arguments as `type: SQL` (dialect, url/host, port, db, username, password,
 login_db, query).
 """

@@ -1,6 +1,6 @@
 """Put every event of Rasa's tracker store under the newest tracker key.
 
-    <engine python> -m bot.rasa_plugins.rekey <database url>
+    <engine python> -m engine.rekey <database url>
     e.g. sqlite:////srv/tre-em/data/rasa_tracker.db
          postgresql://postgres@127.0.0.1:5432/rasa_tracker
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from bot.rasa_plugins.tracker_store import EventCipher, TrackerKeyError, keys_from_environment
+from engine.tracker_store import EventCipher, TrackerKeyError, keys_from_environment
 
 BATCH = 500
 
