@@ -29,6 +29,7 @@ from rasa_sdk.types import DomainDict
 from actions import conversation_messages as talk
 from actions.knowledge_base.audience import PARENT, infer_audience, is_strong_adult_cue
 from actions.safety import AUDIENCE_SLOT, DISCLOSED_SLOT, TOPIC_SLOT, is_adult, utter
+from common.dialogue import SLOT_HANDOFF_REQUESTED
 from nlu.moments import MOMENT_KEY, Moment, find_moment
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class ActionRespondToMoment(Action):
         events: list[EventType] = []
         if moment.kind == "consequence" and tracker.get_slot(DISCLOSED_SLOT):
             events += self._law_answer(dispatcher, tracker, moment)
-            if not tracker.get_slot("handoff_requested"):
+            if not tracker.get_slot(SLOT_HANDOFF_REQUESTED):
                 utter(dispatcher, talk.texts("offer_again", adult))
                 events.append(SlotSet("handoff_offered", True))
         return events

@@ -5,12 +5,9 @@ SafetyNetPolicy (nlu/safety_policy.py) sends every message whose triage says
 come here by rule, so this action owns the first reply to any disclosure.
 
 The dialogue decides, the gateway acts: when a counsellor is needed, the
-action sends a custom message the gateway reads and never shows,
-
-    {"handoff": {"risk": "imminent|high|concern", "category": "...",
-                 "consent": "given|not_required|declined"}}
-
-and the gateway opens (or updates) the case (bot/handoff.py).
+action sends the handoff instruction of the dialogue contract (common/dialogue.py),
+a custom message the gateway reads and never shows, and the gateway opens (or
+updates) the case (bot/handoff.py).
 
 - imminent: a counsellor is asked at once, without asking; the person is told.
 - high: the consent ladder (talk to a counsellor now / call 111 / information
@@ -35,10 +32,18 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import safety_messages as say
 from actions.safety_messages import Reply
+from common.dialogue import (
+    ACTION_HANDOFF_CHECK_IN,
+    CASE_RISK_LEVELS,
+    RISK_LEVELS,
+    RISK_RANK,
+    SLOT_HANDOFF_REQUESTED,
+    HandoffInstruction,
+)
+from nlu.risk_field import CUE_CATEGORIES  # lexicon categories that only say "now": never a case's category
 
 logger = logging.getLogger(__name__)
 
-LEVELS = ("none", "concern", "high", "imminent")
 CHOICE_ENTITY = "handoff_choice"
 DISCLOSED_SLOT = "disclosed"
 AUDIENCE_SLOT = "audience"
@@ -48,13 +53,11 @@ CONCERN_CARDS = {"bullying": "school-violence-being-bullied", "mental_health": "
 INTENT_CATEGORIES = {"disclose_abuse": "abuse", "self_harm": "self_harm",
                      "report_abuse_other": "report_other", "bullying": "bullying",
                      "mental_health": "mental_health", "request_human": "request"}
-LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
-
 
 def risk_of(tracker: Tracker) -> dict[str, Any]:
     """The triage result of the latest user message (see docs/architecture.md)."""
     risk = (tracker.latest_message or {}).get("risk") or {}
-    level = risk.get("level") if risk.get("level") in LEVELS else "none"
+    level = risk.get("level") if risk.get("level") in RISK_LEVELS else "none"
     return {**risk, "level": level}
 
 
@@ -62,15 +65,11 @@ def intent_of(tracker: Tracker) -> str:
     return str(((tracker.latest_message or {}).get("intent") or {}).get("name") or "")
 
 
-# Lexicon categories that only say "now" (nlu.triage.CUE_CATEGORIES): never a case's category.
-CUE_CATEGORIES = frozenset({"immediacy", "symptoms"})
-
-
 def category_of(intent: str, risk: dict[str, Any]) -> str:
     """The most serious danger-lexicon category, else one named after the intent."""
     signals = [s for s in risk.get("signals") or []
                if isinstance(s, dict) and s.get("category") and s.get("category") not in CUE_CATEGORIES]
-    signals.sort(key=lambda s: -LEVEL_RANK.get(str(s.get("level")), 0))
+    signals.sort(key=lambda s: -RISK_RANK.get(str(s.get("level")), 0))
     return str(signals[0]["category"]) if signals else INTENT_CATEGORIES.get(intent, "")
 
 
@@ -104,7 +103,7 @@ def utter(dispatcher: CollectingDispatcher, replies: tuple[Reply, ...] | list[Re
 
 def ask_for_counsellor(dispatcher: CollectingDispatcher, risk: str, category: str, consent: str) -> None:
     """The instruction to the gateway; the person never sees it."""
-    dispatcher.utter_message(json_message={"handoff": {"risk": risk, "category": category, "consent": consent}})
+    dispatcher.utter_message(json_message=HandoffInstruction(risk, category, consent).as_custom())
 
 
 class ActionRespondToRisk(Action):
@@ -121,7 +120,7 @@ class ActionRespondToRisk(Action):
         # check-in question: asking costs little, missing a child costs a lot.
         level = risk["level"] if risk["level"] != "none" else "concern"
         category = category_of(intent, risk)
-        requested = bool(tracker.get_slot("handoff_requested"))
+        requested = bool(tracker.get_slot(SLOT_HANDOFF_REQUESTED))
         adult = is_adult(tracker)
         told_before = bool(tracker.get_slot(DISCLOSED_SLOT))
         events: list[EventType] = [SlotSet("risk_level", level), SlotSet("risk_category", category)]
@@ -144,7 +143,7 @@ class ActionRespondToRisk(Action):
                 replies = tuple(r for r in replies if r not in (say.COUNSELLOR_ASKED, say.IMMINENT_ADULT[1]))
             utter(dispatcher, replies)
             ask_for_counsellor(dispatcher, "imminent", category, "not_required")
-            events.append(SlotSet("handoff_requested", True))
+            events.append(SlotSet(SLOT_HANDOFF_REQUESTED, True))
             return events
 
         moment = (tracker.latest_message or {}).get("moment") or {}
@@ -215,7 +214,7 @@ class ActionSupportConcern(Action):
                 dispatcher.utter_message(text=text)
         else:
             utter(dispatcher, say.SELF_HELP_FALLBACK.get(intent, say.SELF_HELP_FALLBACK["mental_health"]))
-        if not tracker.get_slot("handoff_requested"):
+        if not tracker.get_slot(SLOT_HANDOFF_REQUESTED):
             utter(dispatcher, [say.CONCERN_OFFER_ADULT if is_adult(tracker) else say.CONCERN_OFFER])
         return [SlotSet("risk_category", INTENT_CATEGORIES.get(intent, "mental_health"))]
 
@@ -245,9 +244,9 @@ class ActionHandoffChoice(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         choice = next(tracker.get_latest_entity_values(CHOICE_ENTITY), None) or "counsellor"
         level = tracker.get_slot("risk_level")
-        risk = level if level in ("concern", "high", "imminent") else "concern"
+        risk = level if level in CASE_RISK_LEVELS else "concern"
         category = tracker.get_slot("risk_category") or "request"
-        requested = bool(tracker.get_slot("handoff_requested"))
+        requested = bool(tracker.get_slot(SLOT_HANDOFF_REQUESTED))
 
         adult = is_adult(tracker)
         if choice == "call_111":
@@ -263,16 +262,16 @@ class ActionHandoffChoice(Action):
             return []
         utter(dispatcher, [say.CHOSE_COUNSELLOR_ADULT if adult else say.CHOSE_COUNSELLOR])
         ask_for_counsellor(dispatcher, risk, category, "given")
-        return [SlotSet("handoff_requested", True), SlotSet("handoff_offered", True)]
+        return [SlotSet(SLOT_HANDOFF_REQUESTED, True), SlotSet("handoff_offered", True)]
 
 
 class ActionHandoffCheckIn(Action):
     """Run by the gateway when a counsellor closes the case: the bot is back, briefly."""
 
     def name(self) -> str:
-        return "action_handoff_check_in"
+        return ACTION_HANDOFF_CHECK_IN
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         utter(dispatcher, [say.AFTER_HANDOFF])
-        return [SlotSet("handoff_requested", False), SlotSet("handoff_offered", False)]
+        return [SlotSet(SLOT_HANDOFF_REQUESTED, False), SlotSet("handoff_offered", False)]

@@ -45,6 +45,7 @@ from bot.messages import Inbound, StoredMessage
 from bot.models import Conversation, Sender, utc_now
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.settings import Settings
+from common.dialogue import ACTION_HANDOFF_CHECK_IN, ACTION_LISTEN, SLOT_HANDOFF_REQUESTED
 
 if TYPE_CHECKING:
     from bot.relay import Relay
@@ -52,10 +53,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-CHECK_IN_ACTION = "action_handoff_check_in"
-LISTEN = {"event": "action", "name": "action_listen"}
+LISTEN = {"event": "action", "name": ACTION_LISTEN}
 # Slots the dialogue uses to know a counsellor was asked for; cleared on resume.
-RESET_ON_RESUME = ({"event": "slot", "name": "handoff_requested", "value": False},)
+RESET_ON_RESUME = ({"event": "slot", "name": SLOT_HANDOFF_REQUESTED, "value": False},)
 
 
 @dataclass(frozen=True)
@@ -360,7 +360,7 @@ class Handoff:
         if not check_in:
             return
         try:
-            replies = await self._rasa.execute_action(ref.rasa_sender_id, CHECK_IN_ACTION)
+            replies = await self._rasa.execute_action(ref.rasa_sender_id, ACTION_HANDOFF_CHECK_IN)
             # An action run from outside is not followed by a listen: add it, as the
             # dialogue would, so the child's next message is read after the check-in.
             await self._rasa.append_events(ref.rasa_sender_id, [LISTEN])

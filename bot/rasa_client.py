@@ -34,6 +34,7 @@ import httpx
 
 from bot.messages import BotReply, Button
 from bot.rasa_servers import FAILED_PAUSE_SECONDS, RasaServers
+from common.dialogue import HANDOFF_KEY, is_handoff_instruction
 
 logger = logging.getLogger(__name__)
 
@@ -267,12 +268,12 @@ def _tracker_path(sender_id: str) -> str:
 @dataclass(frozen=True)
 class RasaTurn:
     replies: list[BotReply]
-    # Custom messages addressed to the gateway, never shown to the person:
-    # e.g. {"handoff": {"risk": "high", "category": "...", "consent": "given"}}.
+    # Custom messages addressed to the gateway, never shown to the person: the
+    # handoff instruction of the dialogue contract (common/dialogue.py).
     instructions: list[dict[str, Any]] = field(default_factory=list)
 
 
-INSTRUCTION_KEYS = frozenset({"handoff"})
+INSTRUCTION_KEYS = frozenset({HANDOFF_KEY})
 # What of a `bot` event's data the REST channel puts into a message.
 REST_MESSAGE_KEYS = ("buttons", "custom", "image", "attachment", "elements", "quick_replies")
 
@@ -315,7 +316,7 @@ def _turn(items: list[Any]) -> RasaTurn:
     instructions: list[dict[str, Any]] = []
     for item in items:
         custom = item.get("custom") if isinstance(item, dict) else None
-        if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
+        if is_handoff_instruction(custom):
             instructions.append({k: v for k, v in custom.items() if k in INSTRUCTION_KEYS})
         elif (reply := _parse_reply(item)) is not None:
             replies.append(reply)

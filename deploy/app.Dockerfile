@@ -26,11 +26,13 @@ RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/tre
 WORKDIR /srv/tre-em
 
 # The gateway and its migrations, the actions and the knowledge base content,
-# and the one NLU module the app environment shares (standard library only).
+# the NLU modules the app environment shares and the shared package (standard library only).
 COPY bot/ bot/
 COPY actions/ actions/
 COPY nlu/__init__.py nlu/__init__.py
 COPY nlu/vietnamese_text.py nlu/vietnamese_text.py
+COPY nlu/risk_field.py nlu/risk_field.py
+COPY common/ common/
 COPY domain.yml domain.yml
 
 USER tre-em

@@ -2,6 +2,7 @@
 
 Modules, one concern each:
   vietnamese_text   canonical form, tokens with offsets (standard library only)
+  risk_field        the ``risk`` field's levels and cue categories (standard library only)
   tokenizer         VietnameseTokenizer (lemma = canonical form)
   danger_lexicon    danger-signal matching with negation / information-question context
   danger_features   lexicon categories as sparse features for DIET
@@ -11,6 +12,7 @@ Modules, one concern each:
   moments           the moments that decide whether a child goes on (hesitation, secrecy...)
   moment_policy     MomentPolicy: the answer to such a moment, when the conversation calls for it
 
-Only ``vietnamese_text`` and ``moments`` (pure Python and PyYAML) may be imported by the app
-environment.
+Only ``vietnamese_text``, ``risk_field`` and ``moments`` (pure Python and PyYAML) may be imported
+by the app environment. Nothing here imports the rest of the project (``common/`` included):
+this is a Rasa component package, loaded by the engine from config.yml.
 """

@@ -26,13 +26,11 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 
 from nlu import vietnamese_text as vt
+from nlu.risk_field import LEVEL_RANK
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_LEXICON_PATH = Path(__file__).parent / "lexicon" / "danger_signals.yml"
-
-LEVELS = ("none", "concern", "high", "imminent")
-LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
 
 _TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
 

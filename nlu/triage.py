@@ -66,10 +66,9 @@ from nlu import vietnamese_text
 from nlu.danger_lexicon import Signal, load_lexicon
 from nlu.linear_intent import DANGER_PROBABILITY_KEY
 from nlu.moments import ALWAYS_ANSWERED, MOMENT_KEY
+from nlu.risk_field import CUE_CATEGORIES, RISK_KEY
 
 logger = logging.getLogger(__name__)
-
-RISK_KEY = "risk"
 
 DANGER_INTENTS = ("disclose_abuse", "report_abuse_other", "self_harm")
 CONCERN_INTENTS = ("bullying", "mental_health")
@@ -84,8 +83,6 @@ DANGER_CATEGORIES = (
 )
 # Signals about suicide or self-harm: the model never overrules them.
 SELF_HARM_CATEGORIES = ("suicide_plan", "self_harm", "overdose")
-# Signals that only say "now" (symptoms, a time set, held since yesterday): never a level.
-CUE_CATEGORIES = ("immediacy", "symptoms")
 # Urgency in the canonical text ("tối nay em sẽ..."): imminent when danger is established.
 URGENCY_PHRASES = ("ngay bay gio", "ngay luc nay", "toi nay", "dem nay")
 

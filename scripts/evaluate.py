@@ -26,9 +26,9 @@ from pathlib import Path
 
 import yaml
 
+from common.dialogue import RISK_RANK as RANK
+
 ESCALATING = {"high", "imminent"}
-LEVELS = ("none", "concern", "high", "imminent")
-RANK = {level: rank for rank, level in enumerate(LEVELS)}
 COLUMNS = ("n", "intent_acc", "macro_f1", "esc_recall", "imminent", "concern+", "false_esc", "concern_rate")
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models import CHANNEL_MAX_CHARS, Base, utc_now
+from common import dialogue
 
 USERNAME_MAX_CHARS = 64
 
@@ -49,14 +50,16 @@ class Role(enum.StrEnum):
 
 
 class Risk(enum.StrEnum):
-    CONCERN = "concern"
-    HIGH = "high"
-    IMMINENT = "imminent"
+    """A case's risk: the dialogue contract's levels above "none"."""
+
+    CONCERN = dialogue.CONCERN
+    HIGH = dialogue.HIGH
+    IMMINENT = dialogue.IMMINENT
 
     @property
     def priority(self) -> int:
-        """Higher first in the queue."""
-        return {"concern": 1, "high": 2, "imminent": 3}[self.value]
+        """Higher first in the queue (concern 1, high 2, imminent 3)."""
+        return dialogue.RISK_RANK[self.value]
 
 
 class CaseStatus(enum.StrEnum):
@@ -71,9 +74,9 @@ OPEN_CONDITION = "status IN ('waiting', 'active')"
 
 
 class Consent(enum.StrEnum):
-    GIVEN = "given"
-    NOT_REQUIRED = "not_required"  # imminent danger: a counsellor is asked at once
-    DECLINED = "declined"
+    GIVEN = dialogue.CONSENT_GIVEN
+    NOT_REQUIRED = dialogue.CONSENT_NOT_REQUIRED  # imminent danger: a counsellor is asked at once
+    DECLINED = dialogue.CONSENT_DECLINED
 
 
 class StaffUser(Base):

@@ -36,6 +36,7 @@ from bot.cases.models import (
 )
 from bot.cases.wording import OUTCOMES
 from bot.models import Conversation, Message, utc_now
+from common.dialogue import HandoffInstruction
 
 # Messages before the disclosure copied into the case, so the counsellor has context.
 PRECEDING_MESSAGES = 30
@@ -71,7 +72,7 @@ class NotFound(CaseError):
 
 @dataclass(frozen=True)
 class HandoffRequest:
-    """The action server's instruction: `{"handoff": {"risk", "category", "consent"}}`."""
+    """The action server's instruction (common.dialogue.HandoffInstruction), validated."""
 
     risk: Risk
     category: str
@@ -79,18 +80,18 @@ class HandoffRequest:
 
     @classmethod
     def from_custom(cls, custom: Mapping[str, Any]) -> HandoffRequest | None:
-        data = custom.get("handoff")
-        if not isinstance(data, Mapping):
+        instruction = HandoffInstruction.from_custom(custom)
+        if instruction is None:
             return None
         try:
-            risk = Risk(str(data.get("risk") or "concern"))
+            risk = Risk(instruction.risk or Risk.CONCERN)
         except ValueError:
             risk = Risk.HIGH  # unknown level: err on the side of the child
         try:
-            consent = Consent(str(data.get("consent") or "given"))
+            consent = Consent(instruction.consent or Consent.GIVEN)
         except ValueError:
             return None
-        category = str(data.get("category") or "")
+        category = instruction.category
         return cls(risk, category if _CATEGORY.fullmatch(category) else "", consent)
 
 

@@ -3,7 +3,8 @@ rule it out, or a sure model), imminent needs an immediacy cue, everyday words s
 
 import pytest
 
-from nlu.danger_lexicon import LEVEL_RANK, Signal
+from nlu.danger_lexicon import Signal
+from nlu.risk_field import LEVEL_RANK
 from nlu.triage import DEFAULTS, assess, assess_text
 from nlu.vietnamese_text import canonical
 
