@@ -30,7 +30,7 @@ from bot.db import Database, migrate
 from bot.delivery import Deliveries
 from bot.handoff import Handoff
 from bot.outbox import Outbox
-from bot.privacy import redaction
+from common import redaction
 from bot.privacy.forget import Forgetting
 from bot.privacy.retention import Retention
 from bot.privacy.stores import TrackerStore

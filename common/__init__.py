@@ -9,6 +9,8 @@ imports nothing but the standard library and other modules of `common`
   dialogue    the dialogue contract between the runtimes: risk levels, the action and
               slot names the gateway uses, the handoff instruction the action server
               writes and the gateway reads
+  redaction   keeps children's words and identifiers out of every log line (installed by
+              the gateway, the action server and both Rasa launchers)
 
 `nlu/` is a Rasa component package and imports nothing from the project, this
 package included: what nlu writes (the `risk` field of a parse result, its levels and

@@ -34,12 +34,11 @@ RUN python -m venv /opt/engine \
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/tre-em tre-em
 WORKDIR /srv/tre-em
 
-# Only what the engine imports: our graph components and lexicon, the stdlib-only
-# log redaction, the engine package (tracker and lock stores, launcher), and Rasa's
+# Only what the engine imports: our graph components and lexicon, the shared
+# standard-library-only package (log redaction), the engine package (tracker and lock stores, launcher), and Rasa's
 # channel and endpoint files.
 COPY nlu/ nlu/
-COPY bot/__init__.py bot/__init__.py
-COPY bot/privacy/ bot/privacy/
+COPY common/ common/
 COPY engine/ engine/
 COPY credentials.yml credentials.yml
 COPY deploy/endpoints.production.yml endpoints.yml

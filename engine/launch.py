@@ -4,7 +4,7 @@ Rasa takes its API token only on the command line. Passing it in the compose
 file would put the secret in the container's configuration and in `ps`; this
 launcher reads it from the environment (deploy/env/rasa.env) instead, removes it
 from the environment Rasa and its children inherit, installs the log redaction
-(bot/privacy/redaction.py, standard library only) and runs Rasa's own CLI.
+(common/redaction.py, standard library only) and runs Rasa's own CLI.
 The same pattern as scripts/stack.py's launcher, with the token given as
 `--auth-token=<token>` because a token may begin with "-".
 """
@@ -20,7 +20,7 @@ def main() -> None:
     if not token:
         sys.exit("RASA_TOKEN is not set: the Rasa HTTP API must not run without a token (deploy/env/rasa.env)")
 
-    from bot.privacy.redaction import install
+    from common.redaction import install
 
     install()  # before Rasa logs anything: no message text in the logs
 

@@ -85,7 +85,7 @@ TICKET_LOCK_LIFETIME_SECONDS = 20
 # argparse would take for an option after a separate `--auth-token`.
 RASA_LAUNCHER = (
     "import os, sys\n"
-    "from bot.privacy.redaction import install\n"  # stdlib only: redact Rasa's log lines too
+    "from common.redaction import install\n"  # stdlib only: redact Rasa's log lines too
     "install()\n"
     "from rasa.__main__ import main\n"
     "sys.argv = ['rasa', *sys.argv[1:], '--auth-token=' + os.environ.pop('RASA_AUTH_TOKEN')]\n"

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from privacy_support import REPO, engine_python
 
-from bot.privacy.redaction import RedactingFilter, install, redact
+from common.redaction import RedactingFilter, install, redact
 from bot.settings import SettingsError, load_settings
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot.channels import telegram, zalo
 from bot.privacy.forget import is_forget_phrase
-from bot.privacy.redaction import redact
+from common.redaction import redact
 from bot.text_guard import guard_free_text
 from nlu import vietnamese_text
 

@@ -1,6 +1,6 @@
 """Keep children's words and identifiers out of every log line.
 
-    from bot.privacy.redaction import install
+    from common.redaction import install
     install()  # once per process; idempotent
 
 `install` wraps the process's log record factory, so every record, from any
