@@ -27,7 +27,7 @@ from bot.db import Database
 from bot.messages import GREETING_PAYLOAD, BotReply, Inbound, StoredMessage
 from bot.models import Conversation, Message, Sender
 from bot.rasa_client import RasaClient, RasaUnavailable
-from bot.text_guard import clean, guard_free_text
+from common.text_guard import clean, guard_free_text
 
 if TYPE_CHECKING:
     from bot.handoff import Handoff, LockState

@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-from bot.text_guard import clean, neutralise_leading_slashes  # noqa: E402  (standard library only)
+from common.text_guard import clean, neutralise_leading_slashes  # noqa: E402  (standard library only)
 
 
 async def parse_typed_text(agent, text: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]

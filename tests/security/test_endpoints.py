@@ -27,7 +27,7 @@ from bot.app import MIN_BODY_BYTES, create_app  # noqa: E402
 from bot.cases.models import Role  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.models import Message, Sender  # noqa: E402
-from bot.text_guard import guard_free_text  # noqa: E402
+from common.text_guard import guard_free_text  # noqa: E402
 
 SQL_INJECTION = [
     "' OR '1'='1", "'; DROP TABLE messages; --", "\" OR 1=1 --", "1; DELETE FROM conversations",
@@ -161,7 +161,7 @@ def test_what_children_type_is_stored_and_passed_on_verbatim(world: dict[str, An
                                       .order_by(Message.id)))
     database.dispose()
     assert stored == texts  # nothing lost, nothing altered, no table dropped
-    # Rasa gets the NLU's cleaned form (bot/text_guard.py strips e.g. bidi controls), nothing else changed.
+    # Rasa gets the NLU's cleaned form (common/text_guard.py strips e.g. bidi controls), nothing else changed.
     assert world["rasa"].texts_received() == [guard_free_text(t, 2000).text for t in texts]
 
 

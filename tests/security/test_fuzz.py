@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bot.channels import telegram, zalo
 from bot.privacy.forget import is_forget_phrase
 from common.redaction import redact
-from bot.text_guard import guard_free_text
+from common.text_guard import guard_free_text
 from nlu import vietnamese_text
 
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text_guard import clean, guard_free_text, neutralise_leading_slashes
+from common.text_guard import clean, guard_free_text, neutralise_leading_slashes
 
 
 @pytest.mark.parametrize(
