@@ -1,9 +1,7 @@
 """Where the knowledge base finds its database and its content.
 
-The one place the knowledge base reads configuration. The data directory comes
-from `bot.settings` (the project's only settings module); `KB_DATABASE_URL` is
-read here until `bot.settings.Settings` grows a `kb_database_url` field, after
-which this function only forwards it.
+The database URL is a field of `bot.settings` (the project's only settings module);
+the content directory, a staff preview and test switch, is read here.
 """
 
 from __future__ import annotations
@@ -23,9 +21,7 @@ def kb_database_url() -> str:
     """
     from bot.settings import get_settings  # app environment only; imported late for the CLI's --help
 
-    settings = get_settings()
-    configured = getattr(settings, "kb_database_url", None) or os.environ.get("KB_DATABASE_URL", "").strip()
-    return configured or f"sqlite:///{Path(settings.data_dir) / 'kb.db'}"
+    return get_settings().kb_database_url
 
 
 def kb_content_dir() -> Path:
