@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from common.settings import secrets_dir
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("development", "production")
 TOKEN_FILE_NAME = "rasa_token"
@@ -162,16 +164,13 @@ def read_or_create_token(data_dir: Path, name: str = TOKEN_FILE_NAME) -> str:
     Generated on first use so a development setup needs no manual step; every
     process of one stack shares the same DATA_DIR and so the same token.
     """
-    # Only the service's user may read DATA_DIR: it holds children's conversations.
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    secrets_dir = data_dir / "secrets"
-    secrets_dir.mkdir(exist_ok=True, mode=0o700)
-    path = secrets_dir / name
+    directory = secrets_dir(data_dir)
+    path = directory / name
     if not path.exists():
         # Written under a temporary name, then linked into place (atomic, fails if the
         # file exists): when two processes start at once exactly one token wins, and
         # nobody reads a half-written file.
-        temporary = secrets_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
+        temporary = directory / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -11,6 +11,7 @@ imports nothing but the standard library and other modules of `common`
               writes and the gateway reads
   redaction   keeps children's words and identifiers out of every log line (installed by
               the gateway, the action server and both Rasa launchers)
+  settings    helpers the runtimes' settings share (the private secrets directory)
   text_guard  free text typed by a person made safe to hand to Rasa (the gateway, and the
               engine-environment scripts that parse text as the gateway sends it)
 

@@ -45,6 +45,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from common.settings import secrets_dir
+
 logger = logging.getLogger(__name__)
 
 KEYS_ENV = "TRACKER_ENCRYPTION_KEYS"
@@ -121,11 +123,7 @@ def keys_from_environment(env: Mapping[str, str] | None = None) -> list[str]:
 
 def read_or_create_keys(data_dir: Path) -> list[str]:
     """`$DATA_DIR/secrets/tracker_keys`, created once (like bot/settings.read_or_create_token)."""
-    # Only the service's user may read DATA_DIR: it holds children's conversations.
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    secrets_dir = data_dir / "secrets"
-    secrets_dir.mkdir(exist_ok=True, mode=0o700)
-    path = secrets_dir / KEY_FILE_NAME
+    path = secrets_dir(data_dir) / KEY_FILE_NAME
     try:
         # O_EXCL: when several Rasa processes start at once, exactly one writes the key.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
