@@ -3,6 +3,7 @@
     db = Database.from_settings(settings)   # or Database(url, keyring=...)
     with db.session() as session:
         ...            # committed on leaving the block, rolled back on error
+    result = await db.run(work)   # the same, from async code: work(session) in a worker thread
 
 The Database carries the keyring (bot.cases.crypto) that encrypts message text
 at rest (bot.at_rest): build it with the gateway's keys wherever it may read or
@@ -13,11 +14,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+import anyio.to_thread
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
@@ -28,6 +30,8 @@ from bot.cases.crypto import Keyring, load_keyring
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # PostgreSQL pool of one process. A turn holds a connection only for its two short
@@ -65,6 +69,15 @@ class Database:
         """A unit of work: commit on success, roll back on any error, always close."""
         with self._sessions() as session, session.begin():
             yield session
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` as one unit of work, off the event loop (sessions are blocking)."""
+
+        def unit_of_work() -> T:
+            with self.session() as session:
+                return work(session)
+
+        return await anyio.to_thread.run_sync(unit_of_work)
 
     def dispose(self) -> None:
         self.engine.dispose()

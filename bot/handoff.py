@@ -21,12 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -51,7 +50,6 @@ if TYPE_CHECKING:
     from bot.relay import Relay
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 LISTEN = {"event": "action", "name": ACTION_LISTEN}
 # Slots the dialogue uses to know a counsellor was asked for; cleared on resume.
@@ -149,7 +147,7 @@ class Handoff:
                 return LockState(False, None, None)
             return self.lock_state(session, conversation)
 
-        return await self.act_on(await self._run_db(work))
+        return await self.act_on(await self._database.run(work))
 
     def sync_case(self, session: Session, conversation: Conversation) -> int | None:
         """Inside a unit of work: copy the conversation's new messages into its open case;
@@ -177,7 +175,7 @@ class Handoff:
             conversation = transcript.find_conversation(session, inbound.channel, inbound.external_id)
             return self.sync_case(session, conversation) if conversation is not None else None
 
-        self.announce(await self._run_db(sync))
+        self.announce(await self._database.run(sync))
         return said
 
     async def _open(self, inbound: Inbound, request: service.HandoffRequest) -> list[StoredMessage]:
@@ -194,7 +192,7 @@ class Handoff:
             ahead = service.ahead_in_queue(session, case) if opened.outcome == "created" else 0
             return opened.outcome, case.id, case.risk.value, ahead
 
-        outcome, case_id, risk, ahead = await self._run_db(work)
+        outcome, case_id, risk, ahead = await self._database.run(work)
         if outcome not in ("created", "raised"):
             return []
         self.feed.publish(Notice("queue", case_id))
@@ -218,11 +216,11 @@ class Handoff:
             audit.record(session, staff, "case_taken", case.id)
             return _ref(session, case), staff.display_name
 
-        ref, name = await self._run_db(work)
+        ref, name = await self._database.run(work)
         # The database lock already holds; pausing the tracker is the second belt.
         try:
             await self._rasa.append_events(ref.rasa_sender_id, [{"event": "pause"}])
-            await self._run_db(lambda s: _set_paused(s, ref.id, True))
+            await self._database.run(lambda s: _set_paused(s, ref.id, True))
         except RasaUnavailable as error:
             logger.warning("could not pause Rasa for case %s: %s", ref.id, error)
         await self._say(ref, wording.joined(name), Sender.SYSTEM)
@@ -242,7 +240,7 @@ class Handoff:
             audit.record(session, staff, "reply_sent", case.id)
             return _ref(session, case)
 
-        ref = await self._run_db(work)
+        ref = await self._database.run(work)
         [stored] = await self._say(ref, text, Sender.COUNSELLOR)
         return stored
 
@@ -253,7 +251,7 @@ class Handoff:
             audit.record(session, actor, "case_transferred", case.id, to=target.username)
             return _ref(session, case), target.display_name
 
-        ref, name = await self._run_db(work)
+        ref, name = await self._database.run(work)
         await self._say(ref, wording.transferred(name), Sender.SYSTEM)
         self.feed.publish(Notice("queue", ref.id))
         return ref
@@ -272,7 +270,7 @@ class Handoff:
             assigned = session.get(StaffUser, case.assigned_to_id) if case.assigned_to_id else actor
             return _ref(session, case), (assigned or actor).display_name, was_active
 
-        ref, name, was_active = await self._run_db(work)
+        ref, name, was_active = await self._database.run(work)
         if was_active:
             await self._say(ref, wording.closed(name), Sender.SYSTEM)
             await self._resume_rasa(ref, check_in=True)
@@ -300,7 +298,7 @@ class Handoff:
                 found.append((_ref(session, case), waited))
             return found
 
-        late = await self._run_db(work)
+        late = await self._database.run(work)
         recipients = await self._alert_recipients() if late else []
         for ref, waited in late:
             minutes = max(1, waited // 60)
@@ -325,7 +323,7 @@ class Handoff:
     @contextlib.asynccontextmanager
     async def _conversation_turn(self, case_id: int) -> AsyncIterator[None]:
         """Hold the turn lock of the case's conversation (waits for a turn in flight)."""
-        ref = await self._run_db(lambda s: _ref(s, service.load(s, case_id)))
+        ref = await self._database.run(lambda s: _ref(s, service.load(s, case_id)))
         async with contextlib.AsyncExitStack() as stack:
             try:
                 await stack.enter_async_context(self._turn_locks.hold(turn_key(ref.channel, ref.external_id)))
@@ -343,7 +341,7 @@ class Handoff:
             if case is not None:
                 service.sync_transcript(session, case, self.keyring)
 
-        await self._run_db(sync)
+        await self._database.run(sync)
         self.feed.publish(Notice("case", ref.id))
         return stored
 
@@ -356,7 +354,7 @@ class Handoff:
             if check_in:
                 await self._say(ref, wording.CHECK_IN_FALLBACK, Sender.SYSTEM)
             return
-        await self._run_db(lambda s: _set_paused(s, ref.id, False))
+        await self._database.run(lambda s: _set_paused(s, ref.id, False))
         if not check_in:
             return
         try:
@@ -379,19 +377,13 @@ class Handoff:
                                                             StaffUser.alert_chat_id.is_not(None))).all()
             return [s.alert_chat_id for s in staff if s.alert_chat_id and s.has_role(Role.COUNSELLOR)]
 
-        return await self._run_db(work)
+        return await self._database.run(work)
 
     def _relay_or_fail(self) -> Relay:
         if self._relay is None:
             raise RuntimeError("Handoff.bind(relay) was not called")
         return self._relay
 
-    async def _run_db(self, work: Callable[[Session], T]) -> T:
-        def unit_of_work() -> T:
-            with self._database.session() as session:
-                return work(session)
-
-        return await anyio.to_thread.run_sync(unit_of_work)
 
 
 def _staff(session: Session, staff_id: int) -> StaffUser:

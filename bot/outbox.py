@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-import anyio.to_thread
 from sqlalchemy import JSON, DateTime, Index, Integer, String, UniqueConstraint, and_, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -190,7 +189,7 @@ class Outbox:
                     self._add(session, channel, external_id, message.id, message.text,
                               [b.as_dict() for b in message.buttons], transport.max_chars)
 
-        await self._run_db(work)
+        await self._database.run(work)
         self.wake()
 
     def _add(self, session: Session, channel: str, external_id: str, message_id: int | None,
@@ -219,7 +218,7 @@ class Outbox:
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-        return await self._run_db(work)
+        return await self._database.run(work)
 
     # -- the worker -----------------------------------------------------------------------
 
@@ -242,7 +241,7 @@ class Outbox:
         self._loop = asyncio.get_running_loop()
         while not stop.is_set():
             try:
-                claimed = await self._run_db(self._claim_due)
+                claimed = await self._database.run(self._claim_due)
             except Exception:  # noqa: BLE001 (the database may be busy; try again)
                 logger.exception("outbox: claiming failed")
                 claimed = []
@@ -303,7 +302,7 @@ class Outbox:
             except Exception as error:  # noqa: BLE001 (a bug in a transport must not stop the worker)
                 logger.exception("outbox: transport %s raised", item.channel)
                 result = RetryLater(f"transport raised {type(error).__name__}")
-            await self._run_db(lambda s: self._record(s, item, result))
+            await self._database.run(lambda s: self._record(s, item, result))
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001
@@ -331,12 +330,6 @@ class Outbox:
             update(OutboxItem).execution_options(synchronize_session=False).where(OutboxItem.id == item.id, OutboxItem.status == SENDING).values(**values)
         )
 
-    async def _run_db(self, work: Any) -> Any:
-        def unit_of_work() -> Any:
-            with self._database.session() as session:
-                return work(session)
-
-        return await anyio.to_thread.run_sync(unit_of_work)
 
 
 def backoff(attempts: int) -> float:

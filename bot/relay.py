@@ -269,9 +269,4 @@ class Relay:
         return transcript.get_or_create_conversation(session, inbound.channel, inbound.external_id)
 
     async def _run_db(self, work: Callable[[Session], T]) -> T:
-        # Sessions are blocking: run each short unit of work off the event loop.
-        def unit_of_work() -> T:
-            with self._database.session() as session:
-                return work(session)
-
-        return await anyio.to_thread.run_sync(unit_of_work)
+        return await self._database.run(work)

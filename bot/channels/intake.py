@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from typing import Any
 
-import anyio.to_thread
 from sqlalchemy.orm import Session
 
 from bot import dedupe
@@ -52,7 +51,7 @@ class Intake:
     async def accept(self, source: str, external_id: str, conversation_key: str,
                      payload: dict[str, Any]) -> bool:
         """Store an update for handling; False for a redelivery (already seen)."""
-        new = await self._run_db(lambda s: dedupe.accept(s, source, external_id, conversation_key, payload))
+        new = await self._database.run(lambda s: dedupe.accept(s, source, external_id, conversation_key, payload))
         if new:
             self._wake.set()
         return bool(new)
@@ -102,17 +101,11 @@ class Intake:
 
     async def _safely(self, work: Callable[[Session], Any]) -> Any:
         try:
-            return await self._run_db(work)
+            return await self._database.run(work)
         except Exception:  # noqa: BLE001 (e.g. a busy database: the next round retries)
             logger.exception("intake: database work failed")
             return None
 
-    async def _run_db(self, work: Callable[[Session], Any]) -> Any:
-        def unit_of_work() -> Any:
-            with self._database.session() as session:
-                return work(session)
-
-        return await anyio.to_thread.run_sync(unit_of_work)
 
 
 def _defer(session: Session, update_id: int, seconds: float) -> None:

@@ -265,7 +265,7 @@ class TelegramChannel:
         message = update.effective_message
         assert message is not None
         chat_id = str(message.chat.id)
-        await self._run_db(lambda s: message_refs.remember(s, CHANNEL, chat_id, str(message.message_id),
+        await self._database.run(lambda s: message_refs.remember(s, CHANNEL, chat_id, str(message.message_id),
                                                            message.date))
         return chat_id
 
@@ -276,7 +276,7 @@ class TelegramChannel:
         and the transcript tells the counsellor the child had to leave."""
         await self._outbox.cancel_pending(CHANNEL, chat_id)
         await self._relay.note(CHANNEL, chat_id, Sender.USER, replies.CHILD_LEFT_QUICKLY)
-        refs = await self._run_db(lambda s: [(r.id, r.platform_message_id)
+        refs = await self._database.run(lambda s: [(r.id, r.platform_message_id)
                                              for r in message_refs.deletable(s, CHANNEL, chat_id)])
         done: list[int] = []
         for ref_id, message_id in refs:
@@ -284,8 +284,8 @@ class TelegramChannel:
             done.append(ref_id)
             if len(done) >= 20:  # a crash part-way does not redo what is gone
                 batch, done = done, []
-                await self._run_db(lambda s, b=batch: message_refs.forget(s, b))
-        await self._run_db(lambda s: message_refs.forget(s, done))
+                await self._database.run(lambda s, b=batch: message_refs.forget(s, b))
+        await self._database.run(lambda s: message_refs.forget(s, done))
         await self._relay.notify(CHANNEL, chat_id, replies.QUICK_EXIT_LINE)
         self._outbox.wake()
 
@@ -302,12 +302,6 @@ class TelegramChannel:
             except (Forbidden, NetworkError):
                 return
 
-    async def _run_db(self, work: Any) -> Any:
-        def unit_of_work() -> Any:
-            with self._database.session() as session:
-                return work(session)
-
-        return await anyio.to_thread.run_sync(unit_of_work)
 
 
 class TelegramTransport:
@@ -337,8 +331,8 @@ class TelegramTransport:
             return Undeliverable(f"bad request: {error.message}")
         except (NetworkError, TelegramError) as error:
             return RetryLater(f"{type(error).__name__}: {error.message}")
-        await channel._run_db(lambda s: message_refs.remember(s, CHANNEL, item.external_id,
-                                                              str(sent.message_id)))
+        await channel._database.run(lambda s: message_refs.remember(s, CHANNEL, item.external_id,
+                                                                   str(sent.message_id)))
         return Sent(str(sent.message_id))
 
 

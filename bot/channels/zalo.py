@@ -223,15 +223,9 @@ class ZaloChannel:
                 Conversation.channel == CHANNEL, Conversation.external_id == conversation)).first()
             return found is not None and record_window_closed(session, found, code)
 
-        if await self._run_db(work):
+        if await self._database.run(work):
             await self._relay.note(CHANNEL, conversation, Sender.SYSTEM, WINDOW_CLOSED_NOTICE)
 
-    async def _run_db(self, work: Any) -> Any:
-        def unit_of_work() -> Any:
-            with self._database.session() as session:
-                return work(session)
-
-        return await anyio.to_thread.run_sync(unit_of_work)
 
 
 class ZaloTransport:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-import anyio.to_thread
 import jinja2
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -36,7 +34,6 @@ from bot.settings import Settings
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 REPLY_MAX_CHARS = 2000
-T = TypeVar("T")
 
 templates = Jinja2Templates(env=jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True, trim_blocks=True, lstrip_blocks=True))
@@ -55,12 +52,6 @@ class ConsoleContext:
     settings: Settings
     throttle: auth.LoginThrottle
 
-    async def run_db(self, work: Callable[[Session], T]) -> T:
-        def unit_of_work() -> T:
-            with self.database.session() as session:
-                return work(session)
-
-        return await anyio.to_thread.run_sync(unit_of_work)
 
 
 class LoginRequired(Exception):
@@ -77,7 +68,7 @@ Ctx = Annotated[ConsoleContext, Depends(context)]
 async def current_staff(request: Request, ctx: Ctx) -> auth.Staff:
     token = request.cookies.get(auth.SESSION_COOKIE)
     idle = timedelta(minutes=ctx.settings.console_idle_minutes)
-    staff = await ctx.run_db(lambda s: auth.resume_session(s, token, idle))
+    staff = await ctx.database.run(lambda s: auth.resume_session(s, token, idle))
     if staff is None:
         raise LoginRequired()
     return staff
@@ -164,7 +155,7 @@ async def login(request: Request, ctx: Ctx, username: Annotated[str, Form(max_le
         audit.record(session, user, "login")
         return auth.start_session(session, user, lifetime)
 
-    token = await ctx.run_db(work)
+    token = await ctx.database.run(work)
     if token is None:
         ctx.throttle.failed(username)
         return await login_page(request, error="Tên đăng nhập hoặc mật khẩu không đúng.")
@@ -183,7 +174,7 @@ async def logout(request: Request, ctx: Ctx, staff: ActingStaff) -> Response:
         auth.end_session(session, token)
         audit.record(session, session.get(StaffUser, staff.id), "logout")
 
-    await ctx.run_db(work)
+    await ctx.database.run(work)
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(auth.SESSION_COOKIE, path=auth.COOKIE_PATH)
     return response
@@ -215,7 +206,7 @@ async def queue_json(ctx: Ctx, staff: StaffDep) -> JSONResponse:
             "capacity": staff.capacity,
         }
 
-    return JSONResponse(await ctx.run_db(work), headers={"Cache-Control": "no-store"})
+    return JSONResponse(await ctx.database.run(work), headers={"Cache-Control": "no-store"})
 
 
 @router.get("/events")
@@ -280,7 +271,7 @@ async def case_page(request: Request, ctx: Ctx, staff: StaffDep, case_id: int) -
             "waited": int(service.waited_seconds(case)),
         }
 
-    return page(request, "case.html", staff, **await ctx.run_db(work))
+    return page(request, "case.html", staff, **await ctx.database.run(work))
 
 
 @router.get("/api/cases/{case_id}/entries")
@@ -299,7 +290,7 @@ async def case_entries(ctx: Ctx, staff: StaffDep, case_id: int,
                          "text": e.text, "at": _iso(e.created_at)} for e in entries],
         }
 
-    return JSONResponse(await ctx.run_db(work), headers={"Cache-Control": "no-store"})
+    return JSONResponse(await ctx.database.run(work), headers={"Cache-Control": "no-store"})
 
 
 @router.post("/cases/{case_id}/take")
@@ -328,7 +319,7 @@ async def add_note(ctx: Ctx, staff: ActingStaff, case_id: int,
         service.add_note(session, case, me, text, ctx.handoff.keyring)
         audit.record(session, me, "note_added", case.id)
 
-    await ctx.run_db(work)
+    await ctx.database.run(work)
     return back(f"/console/cases/{case_id}", "noted")
 
 
@@ -369,13 +360,13 @@ async def overview_json(ctx: Ctx, staff: StaffDep) -> JSONResponse:
                       for u in people.values() if u.active],
         }
 
-    return JSONResponse(await ctx.run_db(work), headers={"Cache-Control": "no-store"})
+    return JSONResponse(await ctx.database.run(work), headers={"Cache-Control": "no-store"})
 
 
 @router.get("/canned", response_class=HTMLResponse)
 async def canned_page(request: Request, ctx: Ctx, staff: StaffDep) -> HTMLResponse:
     supervisor(staff)
-    rows = await ctx.run_db(lambda s: s.scalars(select(CannedResponse).order_by(CannedResponse.title)).all())
+    rows = await ctx.database.run(lambda s: s.scalars(select(CannedResponse).order_by(CannedResponse.title)).all())
     return page(request, "canned.html", staff, canned=rows)
 
 
@@ -397,7 +388,7 @@ async def canned_save(ctx: Ctx, staff: ActingStaff, title: Annotated[str, Form(m
         session.flush()
         audit.record(session, me, "canned_saved", canned_id=row.id)
 
-    await ctx.run_db(work)
+    await ctx.database.run(work)
     return back("/console/canned", "saved")
 
 
@@ -411,14 +402,14 @@ async def canned_delete(ctx: Ctx, staff: ActingStaff, canned_id: int) -> Respons
             session.delete(row)
             audit.record(session, session.get(StaffUser, staff.id), "canned_deleted", canned_id=canned_id)
 
-    await ctx.run_db(work)
+    await ctx.database.run(work)
     return back("/console/canned", "deleted")
 
 
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_page(request: Request, ctx: Ctx, staff: StaffDep) -> HTMLResponse:
     supervisor(staff)
-    rows = await ctx.run_db(lambda s: audit.entries(s, limit=300))
+    rows = await ctx.database.run(lambda s: audit.entries(s, limit=300))
     return page(request, "audit.html", staff, entries=rows,
                 details={r.id: json.dumps(r.detail, ensure_ascii=False) for r in rows})
 
