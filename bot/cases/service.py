@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -35,7 +35,7 @@ from bot.cases.models import (
     StaffUser,
 )
 from bot.cases.wording import OUTCOMES
-from bot.models import Conversation, Message, utc_now
+from bot.models import Conversation, Message, as_utc, utc_now
 from common.dialogue import HandoffInstruction
 
 # Messages before the disclosure copied into the case, so the counsellor has context.
@@ -435,11 +435,6 @@ def waited_seconds(case: Case, now: datetime | None = None) -> float:
     start = case.waiting_since or case.created_at
     end = case.taken_at or case.closed_at or now or utc_now()
     return max(0.0, (as_utc(end) - as_utc(start)).total_seconds())
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything is stored in UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _event(session: Session, case: Case, kind: str, actor: StaffUser | None, now: datetime,

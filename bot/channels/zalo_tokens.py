@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.db import Database, make_engine
-from bot.models import Base, utc_now
+from bot.models import Base, as_utc, utc_now
 from bot.settings import ZaloSettings
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class ZaloTokens:
     async def access_token(self, oa_id: str) -> str:
         row = await anyio.to_thread.run_sync(self._read, oa_id)
         if not row.access_token or (
-            row.access_expires_at is not None and _aware(row.access_expires_at) - utc_now() < REFRESH_AHEAD
+            row.access_expires_at is not None and as_utc(row.access_expires_at) - utc_now() < REFRESH_AHEAD
         ):
             return await self.refresh(oa_id, row.access_token)
         return row.access_token
@@ -173,10 +173,3 @@ def _locking_engine(database: Database) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were written in UTC.
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -9,12 +9,12 @@ latest message in the transcript; a refusal is stored when Zalo answers
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import DateTime, ForeignKey, Integer, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, object_session
 
-from bot.models import Base, Conversation, Message, Sender, utc_now
+from bot.models import Base, Conversation, Message, Sender, as_utc, utc_now
 
 FREE_REPLY_WINDOW = timedelta(hours=48)
 MESSAGING_WINDOW = timedelta(days=7)
@@ -57,9 +57,9 @@ def messaging_windows(conversation: Conversation, now: datetime | None = None) -
         .where(Message.conversation_id == conversation.id, Message.sender == Sender.USER)
         .order_by(Message.id.desc()).limit(1)
     ).first()
-    last = _aware(last) if last is not None else None
+    last = as_utc(last) if last is not None else None
     window = session.get(ZaloWindow, conversation.id)
-    closed = _aware(window.closed_at) if window is not None and window.closed_at is not None else None
+    closed = as_utc(window.closed_at) if window is not None and window.closed_at is not None else None
     if closed is not None and last is not None and last > closed:
         closed = None  # the child wrote again: the window reopened
 
@@ -82,8 +82,3 @@ def record_window_closed(session: Session, conversation: Conversation, code: int
     return not already
 
 
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were written in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

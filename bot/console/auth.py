@@ -14,7 +14,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.cases.models import ConsoleSession, Role, StaffUser
-from bot.models import utc_now
+from bot.models import as_utc, utc_now
 
 SESSION_COOKIE = "console_session"
 LOGIN_CSRF_COOKIE = "console_login_csrf"
@@ -102,14 +102,14 @@ def resume_session(session: Session, token: str | None, idle: timedelta) -> Staf
     if row is None:
         return None
     now = utc_now()
-    if _aware(row.expires_at) <= now or _aware(row.last_seen_at) + idle <= now:
+    if as_utc(row.expires_at) <= now or as_utc(row.last_seen_at) + idle <= now:
         session.delete(row)
         return None
     user = session.get(StaffUser, row.user_id)
     if user is None or not user.active:
         session.delete(row)
         return None
-    if now - _aware(row.last_seen_at) >= TOUCH_EVERY:
+    if now - as_utc(row.last_seen_at) >= TOUCH_EVERY:
         row.last_seen_at = now
     return Staff(user.id, user.username, user.display_name, user.role, user.capacity, row.csrf_token)
 
@@ -142,7 +142,3 @@ class LoginThrottle:
     def _recent(self, username: str) -> list[float]:
         cutoff = time.monotonic() - LOCKOUT_SECONDS
         return [t for t in self._failures.get(username.lower(), []) if t > cutoff]
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -28,7 +28,7 @@ from bot.console import auth, csrf
 from bot.console.live import event_stream
 from bot.db import Database
 from bot.handoff import Handoff
-from bot.models import utc_now
+from bot.models import as_utc, utc_now
 from bot.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -42,7 +42,7 @@ templates.env.globals.update(
     CHANNEL_LABELS=wording.CHANNEL_LABELS, SENDER_LABELS=wording.SENDER_LABELS,
     CATEGORY_LABELS=wording.CATEGORY_LABELS, OUTCOMES=wording.OUTCOMES, EVENT_LABELS=wording.EVENT_LABELS,
 )
-templates.env.filters["clock"] = lambda value: service.as_utc(value).astimezone(VIETNAM).strftime("%H:%M %d/%m/%Y") if value else ""
+templates.env.filters["clock"] = lambda value: as_utc(value).astimezone(VIETNAM).strftime("%H:%M %d/%m/%Y") if value else ""
 
 
 @dataclass
@@ -234,7 +234,7 @@ def _case_json(case: Case, *, assignee: StaffUser | None = None) -> dict[str, An
 
 
 def _iso(value: Any) -> str | None:
-    return service.as_utc(value).isoformat() if value else None
+    return as_utc(value).isoformat() if value else None
 
 
 # ---- one case ------------------------------------------------------------------------------

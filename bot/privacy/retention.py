@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import anyio.to_thread
 from sqlalchemy import case as when
@@ -35,7 +35,7 @@ from bot import dedupe
 from bot.cases.models import OPEN_STATUSES, Case, ConsoleSession
 from bot.channels import message_refs
 from bot.db import Database
-from bot.models import Conversation, utc_now
+from bot.models import Conversation, as_utc, utc_now
 from bot.outbox import CANCELLED, FAILED, SENT, OutboxItem
 from bot.privacy import forget, stores
 from bot.privacy.models import CaseCount
@@ -103,7 +103,7 @@ class Retention:
             func.max(func.coalesce(Case.closed_at, Case.declined_at, Case.updated_at)),
             func.sum(when((Case.status.in_(OPEN_STATUSES), 1), else_=0)),
         ).group_by(Case.conversation_id)).all()
-        case_info = {cid: (_aware(last), bool(open_count)) for cid, last, open_count in cases}
+        case_info = {cid: (as_utc(last) if last is not None else None, bool(open_count)) for cid, last, open_count in cases}
         protected = {
             f"{channel}:{external_id}" for cid, channel, external_id in session.execute(
                 select(Conversation.id, Conversation.channel, Conversation.external_id)
@@ -170,7 +170,7 @@ class Retention:
 
 
 def _count(session: Session, case: Case) -> None:
-    created = _aware(case.created_at) or utc_now()
+    created = as_utc(case.created_at) if case.created_at is not None else utc_now()
     key = dict(month=created.strftime("%Y-%m"), channel=case.channel, risk=str(case.risk.value),
                category=case.category or "", consent=str(case.consent.value),
                status=str(case.status.value), outcome=case.outcome or "")
@@ -180,12 +180,6 @@ def _count(session: Session, case: Case) -> None:
         session.flush()
     else:
         row.count += 1
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _rowcount(result: object) -> int:

@@ -9,6 +9,7 @@ from case_support import case
 from bot.cases import service
 from bot.cases.models import Risk
 from bot.db import Database
+from bot.models import as_utc
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 LIMITS = {Risk.IMMINENT: 120, Risk.HIGH: 600, Risk.CONCERN: 1800}
@@ -21,7 +22,7 @@ def test_higher_risk_first_then_longest_waiting(database: Database) -> None:
         case(session, "c" * 16, Risk.IMMINENT, now=T0 + timedelta(minutes=5))
         case(session, "d" * 16, Risk.HIGH, now=T0 + timedelta(minutes=1))
 
-        order = [(c.risk.value, service.as_utc(c.waiting_since).minute) for c in service.queue(session)]
+        order = [(c.risk.value, as_utc(c.waiting_since).minute) for c in service.queue(session)]
         late = service.queue(session)[-1]
         assert service.ahead_in_queue(session, late) == 3
 
