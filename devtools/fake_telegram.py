@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from devtools.fake_platform import FakePlatform, QuietJSONHandler
+from devtools.waiting import wait_for
 
 BOT_TOKEN = "123456789:FAKE-token_for-local-tests"
 PAGE = Path(__file__).with_name("chat_page.html")
@@ -174,12 +175,7 @@ class FakeTelegram(FakePlatform):
             return [params for name, params in self.calls if name == method]
 
     def wait_for(self, condition: Callable[[], bool], timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.05)
-        raise AssertionError("the fake Telegram did not see what the test waited for")
+        wait_for(condition, "the fake Telegram to see what the test waited for", timeout, interval=0.05)
 
     def wait_for_bot_messages(self, chat_id: int, count: int = 1, timeout: float = 30.0) -> list[ChatMessage]:
         self.wait_for(lambda: len(self.bot_messages(chat_id, include_deleted=True)) >= count, timeout)

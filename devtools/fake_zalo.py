@@ -37,6 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from devtools.fake_platform import FakePlatform, QuietJSONHandler
+from devtools.waiting import wait_for
 
 APP_ID = "1234567890123456789"
 APP_SECRET = "fake-app-secret"
@@ -155,12 +156,7 @@ class FakeZalo(FakePlatform):
             return [m for m in self.sent if m.user_id == user_id]
 
     def wait_for(self, condition: Callable[[], bool], timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.05)
-        raise AssertionError("the fake Zalo did not see what the test waited for")
+        wait_for(condition, "the fake Zalo to see what the test waited for", timeout, interval=0.05)
 
     def wait_for_sent(self, user_id: str, count: int = 1, timeout: float = 30.0) -> list[SentMessage]:
         self.wait_for(lambda: len(self.sent_to(user_id)) >= count, timeout)

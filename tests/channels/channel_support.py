@@ -19,7 +19,7 @@ from bot.db import Database
 from bot.models import Conversation, Message
 from bot.settings import Settings, load_settings
 from scripts.stack import REPO_ROOT, Stack, free_port
-from tests.waiting import wait_for
+from devtools.waiting import wait_for
 
 NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"
 

@@ -23,7 +23,7 @@ from scripts.stack import Stack
 # The end-to-end fixtures (model, engine python, network guard log) of tests/e2e.
 from tests.e2e.conftest import engine_python, netguard_log, trained_model  # noqa: F401
 from tests.e2e.e2e_support import Console, bot_events, cases, create_staff, tracker
-from tests.waiting import wait_for
+from devtools.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ import pytest
 
 from scripts.stack import REPO_ROOT, Stack, free_port
 from tests.e2e.e2e_support import PASSWORD, Console, bot_events, cases, create_staff, tracker
-from tests.waiting import wait_for
+from devtools.waiting import wait_for
 
 
 pytestmark = pytest.mark.e2e

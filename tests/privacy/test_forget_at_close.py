@@ -28,7 +28,7 @@ from bot.privacy.forget import KEPT
 from bot.privacy.models import CaseCount
 from bot.privacy.retention import Retention
 from bot.privacy.stores import TrackerStore
-from tests.waiting import wait_for
+from devtools.waiting import wait_for
 
 DAY = timedelta(days=1)
 DISCLOSURE = "chú em đánh em, số em là 0912345678"

@@ -17,7 +17,7 @@ import pytest
 
 from scale_support import Console, new_conversation_id
 from scripts.stack import Stack
-from tests.waiting import wait_for
+from devtools.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 

@@ -23,7 +23,7 @@ import yaml
 
 from scale_support import descendants, new_conversation_id
 from scripts.stack import GENERATED_ENDPOINTS, LOCK_STORE_CLASS, Stack
-from tests.waiting import wait_for
+from devtools.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 

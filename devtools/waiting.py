@@ -1,4 +1,4 @@
-"""Waiting for something another process or thread does, in tests that drive real servers."""
+"""Waiting for something another process or thread does: tests that drive real servers, and the fakes."""
 
 from __future__ import annotations
 
