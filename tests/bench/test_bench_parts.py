@@ -16,11 +16,9 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT / "bench"))
-
-from children import MessageMix, PhaseResult  # noqa: E402
-from procstats import StackSampler, cpu_seconds, process_tree  # noqa: E402
-from profile_report import read_profiles, report  # noqa: E402
+from bench.children import MessageMix, PhaseResult
+from bench.procstats import StackSampler, cpu_seconds, process_tree
+from bench.profile_report import read_profiles, report
 
 
 def test_message_groups_are_intents_of_the_domain_and_children_write_like_children() -> None:

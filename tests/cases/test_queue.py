@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from case_support import case
+from tests.cases.case_support import case
 
 from bot.cases import service
 from bot.cases.models import Risk

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from case_support import case, staff
+from tests.cases.case_support import case, staff
 from sqlalchemy import select, text
 
 from bot import transcript

@@ -3,20 +3,16 @@ the fake Rasa and the fake Telegram / Zalo platforms of devtools/."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "gateway"))
-
-from channel_support import GatewayThread, channel_settings  # noqa: E402
-from fake_rasa import FakeRasa  # noqa: E402
-
-from devtools.fake_telegram import FakeTelegram  # noqa: E402
-from devtools.fake_zalo import FakeZalo  # noqa: E402
-from scripts.stack import free_port  # noqa: E402
+from devtools.fake_rasa import FakeRasa
+from devtools.fake_telegram import FakeTelegram
+from devtools.fake_zalo import FakeZalo
+from scripts.stack import free_port
+from tests.channels.channel_support import GatewayThread, channel_settings
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +22,6 @@ def platforms() -> Iterator[tuple[FakeTelegram, FakeZalo, int]]:
     bot_port = free_port()
     with FakeTelegram() as telegram, FakeZalo(webhook_url=f"http://127.0.0.1:{bot_port}/zalo/webhook") as zalo:
         yield telegram, zalo, bot_port
-
-
-@pytest.fixture
-def fake_rasa() -> Iterator[FakeRasa]:
-    with FakeRasa() as fake:
-        yield fake
 
 
 @pytest.fixture

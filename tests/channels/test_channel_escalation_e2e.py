@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from channel_support import channel_stack
+from tests.channels.channel_support import channel_stack
 
 from devtools.fake_telegram import FakeTelegram
 from devtools.fake_zalo import FakeZalo

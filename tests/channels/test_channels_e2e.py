@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from channel_support import channel_stack as start_channel_stack
+from tests.channels.channel_support import channel_stack as start_channel_stack
 
 from scripts.stack import Stack
 # The end-to-end fixtures (model, engine python, network guard log) of tests/e2e.

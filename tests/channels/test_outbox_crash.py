@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from channel_support import wait_until
+from tests.channels.channel_support import wait_until
 
 from devtools.fake_telegram import FakeTelegram
 from scripts.stack import REPO_ROOT, free_port

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
-from channel_support import GatewayThread, channel_settings, transcript, wait_until
+from tests.channels.channel_support import GatewayThread, channel_settings, transcript, wait_until
 
 from bot import replies
 from devtools.fake_telegram import FakeTelegram

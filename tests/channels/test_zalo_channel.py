@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from channel_support import GatewayThread, transcript, wait_until
+from tests.channels.channel_support import GatewayThread, transcript, wait_until
 from sqlalchemy import select
 
 from bot import replies
@@ -187,7 +187,7 @@ def test_concurrent_token_errors_make_one_refresh(zalo_gateway: GatewayThread, f
 
 def test_refreshes_from_two_processes_make_one_call(tmp_path, fake_zalo: FakeZalo, fake_rasa, gateway_port) -> None:
     """Two token stores (as two gateway processes) share only the database lock."""
-    from channel_support import channel_settings
+    from tests.channels.channel_support import channel_settings
 
     settings = channel_settings(tmp_path, fake_rasa, gateway_port, zalo=fake_zalo)
     database = Database.from_settings(settings)
@@ -247,7 +247,7 @@ def test_quick_exit_on_zalo(zalo_gateway: GatewayThread, fake_zalo: FakeZalo, fa
 @pytest.mark.parametrize("retry_first", [True])
 def test_webhook_retries_reach_the_gateway(tmp_path, fake_rasa, gateway_port, retry_first) -> None:
     """Zalo retries when it cannot connect: an event sent while the gateway is down arrives later."""
-    from channel_support import channel_settings
+    from tests.channels.channel_support import channel_settings
 
     with FakeZalo(webhook_url=f"http://127.0.0.1:{gateway_port}/zalo/webhook") as zalo:
         zalo.user_says(USER, "chào")  # nobody listens yet

@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from fake_rasa import FakeRasa, default_reply
+from devtools.fake_rasa import FakeRasa, default_reply
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from console_support import PASSWORD, child_says, login, make_staff, new_conversation
+from tests.console.console_support import PASSWORD, child_says, login, make_staff, new_conversation
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 

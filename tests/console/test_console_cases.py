@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from console_support import (
+from tests.console.console_support import (
     child_says,
     login,
     make_settings_for,
@@ -16,7 +16,7 @@ from console_support import (
     new_conversation,
     staff_id,
 )
-from fake_rasa import FakeRasa
+from devtools.fake_rasa import FakeRasa
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 

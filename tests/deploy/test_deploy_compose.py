@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from deploy_support import (
+from tests.deploy.deploy_support import (
     DEPLOY,
     DOCKERFILES,
     ENV_DIR,

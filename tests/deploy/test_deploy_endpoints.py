@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from deploy_support import ENDPOINTS_FILE, REPO_ROOT, engine_python
+from tests.deploy.deploy_support import ENDPOINTS_FILE, REPO_ROOT, engine_python
 from tests.unavailable import unavailable
 
 PROBE = Path(__file__).with_name("engine_endpoints_probe.py")

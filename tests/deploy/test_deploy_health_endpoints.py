@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from deploy_support import REPO_ROOT, engine_python
+from tests.deploy.deploy_support import REPO_ROOT, engine_python
 
 from bot.app import create_app
 from bot.settings import load_settings

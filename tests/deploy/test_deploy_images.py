@@ -8,7 +8,7 @@ import re
 import subprocess
 
 import pytest
-from deploy_support import DEPLOY, DOCKERFILES, REPO_ROOT, copy_sources, dockerfile_instructions, engine_python
+from tests.deploy.deploy_support import DEPLOY, DOCKERFILES, REPO_ROOT, copy_sources, dockerfile_instructions, engine_python
 
 SETUP_ENV = (REPO_ROOT / "scripts" / "setup_env.sh").read_text(encoding="utf-8")
 

@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from deploy_support import DEPLOY
+from tests.deploy.deploy_support import DEPLOY
 from tests.unavailable import unavailable
 
 SCRIPT = DEPLOY / "postgres" / "init-databases.sh"

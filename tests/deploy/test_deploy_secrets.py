@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from deploy_support import DEPLOY, ENV_DIR, REPO_ROOT, env_file_template
+from tests.deploy.deploy_support import DEPLOY, ENV_DIR, REPO_ROOT, env_file_template
 
 from bot.settings import load_settings
 

@@ -16,7 +16,7 @@ import pytest
 from bot.replies import RASA_UNAVAILABLE
 from scripts.stack import Stack
 from tests.e2e.e2e_support import tracker
-from webchat_support import new_conversation, send
+from tests.e2e.webchat_support import new_conversation, send
 
 pytestmark = pytest.mark.e2e
 

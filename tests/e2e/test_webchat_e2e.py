@@ -12,7 +12,7 @@ import pytest
 from bot.rasa_client import RasaClient
 from bot.replies import RASA_UNAVAILABLE
 from scripts.stack import Stack
-from webchat_support import new_conversation, send
+from tests.e2e.webchat_support import new_conversation, send
 
 pytestmark = pytest.mark.e2e
 

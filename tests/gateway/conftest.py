@@ -1,26 +1,16 @@
 from __future__ import annotations
 
 import secrets
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_rasa import FakeRasa
-from gateway_support import make_settings
-
-# Starlette 1.x suggests "httpx2" for its test client; httpx works and is what we ship.
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
 from bot.app import create_app
 from bot.settings import Settings
-
-
-@pytest.fixture
-def fake_rasa() -> Iterator[FakeRasa]:
-    with FakeRasa() as fake:
-        yield fake
+from devtools.fake_rasa import FakeRasa
+from tests.gateway.gateway_support import make_settings
 
 
 @pytest.fixture

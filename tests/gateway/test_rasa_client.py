@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_rasa import FakeRasa, unused_port
+from devtools.fake_rasa import FakeRasa, unused_port
 
 from bot.messages import BotReply, Button
 from bot.rasa_client import RasaClient, RasaUnavailable

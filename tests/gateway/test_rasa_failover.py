@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_rasa import FakeRasa, unused_port
+from devtools.fake_rasa import FakeRasa, unused_port
 
 from bot.messages import BotReply
 from bot.rasa_client import MESSAGE_ID_KEY, RasaClient, RasaUnavailable, turn_from_events
@@ -168,7 +168,7 @@ def test_through_the_web_chat_a_server_dying_mid_turn_costs_the_child_nothing(
     two_rasas: tuple[FakeRasa, FakeRasa], tmp_path: Any, conversation_id: str,
 ) -> None:
     from fastapi.testclient import TestClient
-    from gateway_support import make_settings
+    from tests.gateway.gateway_support import make_settings
 
     from bot.app import create_app
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fake_rasa import FakeRasa, unused_port
-from gateway_support import make_settings
+from devtools.fake_rasa import FakeRasa, unused_port
+from tests.gateway.gateway_support import make_settings
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 

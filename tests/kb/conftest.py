@@ -21,7 +21,7 @@ from actions.knowledge_base.content import read_content
 from actions.knowledge_base.database import KnowledgeBaseDatabase
 from actions.knowledge_base.loader import ensure_loaded, read_content_from_database
 from actions.knowledge_base.service import KnowledgeBase
-from kb_paths import FIXTURE_CONTENT
+from tests.kb.kb_paths import FIXTURE_CONTENT
 from tests.unavailable import unavailable
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from kb_paths import FIXTURE_CONTENT, FIXTURES, REPO_ROOT
+from tests.kb.kb_paths import FIXTURE_CONTENT, FIXTURES, REPO_ROOT
 from tests.unavailable import unavailable
 
 ASK = REPO_ROOT / "scripts" / "ask.py"

@@ -8,7 +8,7 @@ import pytest
 
 from actions.knowledge_base.citations import assert_cites, basis_line, find_basis, parse_basis
 from actions.knowledge_base.content import Citation, read_content
-from kb_paths import FIXTURE_CONTENT
+from tests.kb.kb_paths import FIXTURE_CONTENT
 
 DOCUMENTS = {d.number: d for d in read_content(FIXTURE_CONTENT).content.documents}
 DAY = dt.date(2026, 11, 28)

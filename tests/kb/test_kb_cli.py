@@ -10,7 +10,7 @@ import pytest
 
 from actions.knowledge_base.cli import main
 from actions.knowledge_base.content import read_content
-from kb_paths import FIXTURE_CONTENT, FIXTURES, REPO_ROOT
+from tests.kb.kb_paths import FIXTURE_CONTENT, FIXTURES, REPO_ROOT
 
 
 def test_import_then_unchanged_then_export(database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

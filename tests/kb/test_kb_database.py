@@ -17,7 +17,7 @@ from actions.knowledge_base.content import dump_content, read_content
 from actions.knowledge_base.database import VERSION_TABLE, KnowledgeBaseDatabase, alembic_config
 from actions.knowledge_base.feedback import feedback_summary, record_feedback
 from actions.knowledge_base.loader import ContentError, ensure_loaded, read_content_from_database
-from kb_paths import FIXTURE_CONTENT
+from tests.kb.kb_paths import FIXTURE_CONTENT
 
 
 def test_migration_creates_exactly_the_models_tables(database: KnowledgeBaseDatabase) -> None:

@@ -7,7 +7,7 @@ import yaml
 from actions import answer_question
 from actions.knowledge_base.content import read_content
 from actions.knowledge_base.replies import AUDIENCE_ENTITY, CARD_ENTITY, KB_INTENTS, TOPIC_ENTITY
-from kb_paths import REAL_CONTENT, REPO_ROOT
+from tests.kb.kb_paths import REAL_CONTENT, REPO_ROOT
 
 DOMAIN = yaml.safe_load((REPO_ROOT / "domain.yml").read_text(encoding="utf-8"))
 RULES = yaml.safe_load((REPO_ROOT / "stories" / "knowledge_base.yml").read_text(encoding="utf-8"))["rules"]

@@ -11,7 +11,7 @@ from actions.knowledge_base.replies import (
     register_for,
     split_for_chat,
 )
-from kb_paths import FIXTURE_CONTENT, REAL_CONTENT
+from tests.kb.kb_paths import FIXTURE_CONTENT, REAL_CONTENT
 
 CONTENT = read_content(FIXTURE_CONTENT).content
 

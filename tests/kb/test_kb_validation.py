@@ -12,7 +12,7 @@ from actions.knowledge_base.cli import main as cli_main
 from actions.knowledge_base.content import read_content
 from actions.knowledge_base.review import due_for_review
 from actions.knowledge_base.validation import errors_only, validate
-from kb_paths import BROKEN, FIXTURE_CONTENT, REAL_CONTENT
+from tests.kb.kb_paths import BROKEN, FIXTURE_CONTENT, REAL_CONTENT
 
 TODAY = dt.date(2026, 11, 28)
 

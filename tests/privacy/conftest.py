@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+
+from bot.cases.crypto import Keyring
+from bot.db import Database, migrate
+from devtools.fake_rasa import FakeRasa
+from tests.privacy.privacy_support import REPO, engine_python
 from tests.unavailable import unavailable
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gateway"))  # fake_rasa, gateway_support
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # privacy_support
-
-from fake_rasa import FakeRasa  # noqa: E402
-
-from privacy_support import REPO, engine_python  # noqa: E402
-
-from bot.cases.crypto import Keyring  # noqa: E402
-from bot.db import Database, migrate  # noqa: E402
-
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-
 
 POSTGRES_ADMIN_URL = os.environ.get("PRIVACY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from privacy_support import tracker_senders
+from tests.privacy.privacy_support import tracker_senders
 from fastapi.testclient import TestClient
-from gateway_support import make_settings
+from tests.gateway.gateway_support import make_settings
 from sqlalchemy import func, select
 
 from bot import transcript

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from gateway_support import make_settings
-from privacy_support import tracker_senders
+from tests.gateway.gateway_support import make_settings
+from tests.privacy.privacy_support import tracker_senders
 from sqlalchemy import func, select
 
 from bot import transcript

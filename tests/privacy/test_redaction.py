@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from privacy_support import REPO, engine_python
+from tests.privacy.privacy_support import REPO, engine_python
 
 from common.redaction import RedactingFilter, install, redact
 from bot.settings import SettingsError, load_settings
@@ -96,8 +96,7 @@ def test_the_action_server_installs_it_on_import() -> None:
 
 
 def test_the_rasa_launcher_installs_it() -> None:
-    sys.path.insert(0, str(REPO / "scripts"))
-    from stack import RASA_LAUNCHER
+    from scripts.stack import RASA_LAUNCHER
 
     launcher_head = RASA_LAUNCHER.split("from rasa.__main__")[0]  # the part before Rasa starts
     out = subprocess.run([engine_python(), "-c", launcher_head + SNIPPET], cwd=REPO, env=_env(),

@@ -9,7 +9,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from privacy_support import tracker_payloads, tracker_senders
+from tests.privacy.privacy_support import tracker_payloads, tracker_senders
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -145,7 +145,7 @@ def test_no_tracker_database_yet_is_not_an_error(database: Database, tmp_path: P
 
 def test_the_gateway_runs_the_job_in_the_background(tmp_path: Path, fake_rasa, make_tracker) -> None:  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
-    from gateway_support import make_settings
+    from tests.gateway.gateway_support import make_settings
 
     from bot.app import create_app
 

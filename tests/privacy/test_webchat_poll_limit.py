@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from gateway_support import make_settings
+from tests.gateway.gateway_support import make_settings
 
 from bot import webchat
 from bot.app import create_app

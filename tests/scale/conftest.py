@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 
 from bot.cases.crypto import load_keyring
 from bot.db import Database
-from scale_support import PASSWORD
+from tests.scale.scale_support import PASSWORD
 from scripts.stack import REPO_ROOT, Stack, port_is_free
 from tests.e2e.conftest import engine_python, trained_model  # noqa: F401 - the model and Python, as for e2e
 from tests.unavailable import unavailable

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from scale_support import Console, new_conversation_id
+from tests.scale.scale_support import Console, new_conversation_id
 from scripts.stack import Stack
 from devtools.waiting import wait_for
 

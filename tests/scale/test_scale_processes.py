@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from scale_support import descendants, new_conversation_id
+from tests.scale.scale_support import descendants, new_conversation_id
 from scripts.stack import GENERATED_ENDPOINTS, LOCK_STORE_CLASS, Stack
 from devtools.waiting import wait_for
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from bot.db import Database
-from scale_support import (SCRIPTS, Chat, Progress, new_conversation_id, run_chats, stored_messages,
+from tests.scale.scale_support import (SCRIPTS, Chat, Progress, new_conversation_id, run_chats, stored_messages,
                            tracker_problems, transcript_problems)
 from scripts.stack import Stack
 

@@ -11,17 +11,14 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from gateway_support import make_settings
+from tests.gateway.gateway_support import make_settings
 from sqlalchemy import select
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "console"))  # console_support
 
 from bot.app import MIN_BODY_BYTES, create_app  # noqa: E402
 from bot.cases.models import Role  # noqa: E402
@@ -176,7 +173,7 @@ def test_static_files_do_not_escape_their_folder(world: dict[str, Any]) -> None:
 
 
 def test_console_needs_a_session_and_the_right_role_and_csrf(world: dict[str, Any]) -> None:
-    from console_support import login, make_staff
+    from tests.console.console_support import login, make_staff
 
     client, settings = world["client"], world["settings"]
     # Without a session: nothing of the console but the login page.
@@ -224,7 +221,7 @@ def test_forged_and_replayed_webhooks_are_refused_when_channels_are_off(world: d
 
 
 def test_script_in_a_childs_message_is_shown_as_text_in_the_console(world: dict[str, Any]) -> None:
-    from console_support import login, make_staff
+    from tests.console.console_support import login, make_staff
 
     from bot import transcript
     from bot.cases import service

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
-from gateway_support import make_settings
+from tests.gateway.gateway_support import make_settings
 from sqlalchemy import select
 
 from bot import dedupe

@@ -5,10 +5,8 @@ correctly signed random Zalo events: never a 5xx, and the gateway keeps answerin
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,9 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "channels"))  # channel_support
-
-from channel_support import GatewayThread, channel_settings  # noqa: E402
+from tests.channels.channel_support import GatewayThread, channel_settings  # noqa: E402
 
 from devtools.fake_telegram import FakeTelegram  # noqa: E402
 from devtools.fake_zalo import FakeZalo  # noqa: E402
@@ -57,8 +53,7 @@ zalo_events = st.fixed_dictionaries({
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gateway"))
-    from fake_rasa import FakeRasa
+    from devtools.fake_rasa import FakeRasa
 
     port = free_port()
     with FakeRasa() as rasa, FakeTelegram() as telegram, \

@@ -8,22 +8,12 @@ is absent the tests that need it skip, saying which one and where it was looked 
 from __future__ import annotations
 
 import os
-import sys
 import uuid
-import warnings
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from tests.unavailable import unavailable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "gateway"))  # the fake Rasa
-
-# Starlette 1.x suggests "httpx2" for its test client; httpx works and is what we ship.
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-from fastapi.testclient import TestClient  # noqa: E402,F401  (imported once, warning filtered)
-
-from shared_state_support import (  # noqa: E402
+from tests.shared_state.shared_state_support import (
     POSTGRES_ADMIN_URL,
     REDIS_TEST_URL,
     create_database,
@@ -31,6 +21,7 @@ from shared_state_support import (  # noqa: E402
     postgres_available,
     redis_available,
 )
+from tests.unavailable import unavailable
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_rasa import FakeRasa
+from devtools.fake_rasa import FakeRasa
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from fake_rasa import FakeRasa
+from devtools.fake_rasa import FakeRasa
 from fastapi.testclient import TestClient
 
 from bot.app import create_app

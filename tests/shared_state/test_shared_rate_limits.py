@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from fake_rasa import FakeRasa, unused_port
+from devtools.fake_rasa import FakeRasa, unused_port
 from fastapi.testclient import TestClient
 
 from bot.app import create_app

@@ -128,7 +128,7 @@ def test_waiting_too_long_is_an_error(redis_url: str, redis_prefix: str) -> None
 
 
 def test_without_redis_the_turn_goes_on_under_the_local_lock(redis_prefix: str) -> None:
-    from fake_rasa import unused_port
+    from devtools.fake_rasa import unused_port
 
     async def work() -> list[str]:
         [a] = await _connections(f"redis://127.0.0.1:{unused_port()}/0", redis_prefix, 1)
