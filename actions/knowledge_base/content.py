@@ -20,13 +20,14 @@ DOCUMENTS_FILE = "documents.yml"
 RESOURCES_FILE = "resources.yml"
 # Bumped when the meaning of the content changes in code (loading, schema), so
 # `ensure_loaded()` reloads even if the YAML did not change.
-CONTENT_FORMAT_VERSION = "1"
+CONTENT_FORMAT_VERSION = "2"  # 2: checked_on and quotes replace valid_as_of
 
 CARD_KEYS = {"id", "intents", "audience", "questions", "child_answer", "parent_answer", "citations",
-             "valid_as_of", "reviewed_on", "follow_ups", "title", "note"}
+             "checked_on", "quotes", "reviewed_on", "follow_ups", "title", "note"}
 DOCUMENT_KEYS = {"number", "kind", "short_name", "title", "issued", "in_force", "status", "amended_by",
                  "replaced_by", "note", "provisions"}
 PROVISION_KEYS = {"article", "clause", "short_title", "summary"}
+QUOTE_KEYS = {"document", "text", "as_of"}
 RESOURCE_KEYS = {"slug", "name", "number", "hours", "cost", "scope", "description"}
 
 
@@ -98,6 +99,19 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """The version of a cited text a card quotes, when it is not the text as amended today.
+
+    `as_of` is the date of that version: amendments of `document` in force after it are
+    named in the answer as not checked (`citations.quote_note`).
+    """
+
+    document: str
+    text: str  # "Bộ luật Hình sự 2015, sửa đổi, bổ sung năm 2017"
+    as_of: dt.date | None
+
+
+@dataclass(frozen=True)
 class Card:
     id: str
     topic: str
@@ -107,12 +121,13 @@ class Card:
     child_answer: tuple[str, ...]
     parent_answer: tuple[str, ...]
     citations: tuple[Citation, ...]
-    valid_as_of: dt.date | None
+    checked_on: dt.date | None  # the day its facts were last checked against the text
     reviewed_on: dt.date | None
     follow_ups: tuple[str, ...] = ()
     title: str | None = None
     note: str = ""
     source_file: str = ""
+    quotes: Quote | None = None
 
 
 @dataclass(frozen=True)
@@ -302,14 +317,27 @@ def _read_topic_file(file: str, data: dict, problems: list[Problem]) -> tuple[To
             child_answer=tuple(_text(m) for m in _as_list(raw.get("child_answer"))),
             parent_answer=tuple(_text(m) for m in _as_list(raw.get("parent_answer"))),
             citations=tuple(citations),
-            valid_as_of=_date(raw.get("valid_as_of"), file, where, "valid_as_of", problems),
+            checked_on=_date(raw.get("checked_on"), file, where, "checked_on", problems),
             reviewed_on=_date(raw.get("reviewed_on"), file, where, "reviewed_on", problems),
             follow_ups=tuple(_text(f) for f in _as_list(raw.get("follow_ups"))),
             title=_optional_text(raw.get("title")),
             note=_text(raw.get("note")),
             source_file=file,
+            quotes=_read_quote(raw.get("quotes"), file, where, problems),
         ))
     return topic, cards
+
+
+def _read_quote(raw: Any, file: str, where: str, problems: list[Problem]) -> Quote | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        problems.append(Problem(file, where, "'quotes' must look like {document: \"100/2015/QH13\", "
+                                             "text: \"...\", as_of: YYYY-MM-DD}"))
+        return None
+    _unknown_keys(raw, QUOTE_KEYS, file, f"{where} quotes", problems)
+    return Quote(document=_text(raw.get("document")), text=_text(raw.get("text")),
+                 as_of=_date(raw.get("as_of"), file, where, "quotes.as_of", problems))
 
 
 def _list(data: dict, key: str, file: str, where: str, problems: list[Problem]) -> list:
@@ -410,10 +438,18 @@ def _card_dict(card: Card) -> dict:
         "child_answer": list(card.child_answer), "parent_answer": list(card.parent_answer),
         "citations": [{"document": c.document, "article": c.article, **({"clause": c.clause} if c.clause else {})}
                       for c in card.citations],  # article None is written as null, as writers do
-        "valid_as_of": card.valid_as_of, "reviewed_on": card.reviewed_on,
+        "checked_on": card.checked_on,
     })
+    if card.quotes:
+        data["quotes"] = quote_dict(card.quotes)
+    data["reviewed_on"] = card.reviewed_on
     if card.follow_ups:
         data["follow_ups"] = list(card.follow_ups)
     if card.note:
         data["note"] = card.note
     return data
+
+
+def quote_dict(quote: Quote) -> dict[str, Any]:
+    return {"document": quote.document, "text": quote.text, "as_of": quote.as_of}
+

@@ -114,7 +114,8 @@ class AnswerCard(Base):
     child_answer: Mapped[list[str]] = mapped_column(JSON, default=list)
     parent_answer: Mapped[list[str]] = mapped_column(JSON, default=list)
     note: Mapped[str] = mapped_column(Text, default="")
-    valid_as_of: Mapped[dt.date] = mapped_column(Date)
+    checked_on: Mapped[dt.date] = mapped_column(Date)  # facts last checked against the text
+    quotes: Mapped[dict | None] = mapped_column(JSON)  # {document, text, as_of}: an older version quoted
     reviewed_on: Mapped[dt.date] = mapped_column(Date)
     source_file: Mapped[str] = mapped_column(String(200))  # so staff tools can name the file
     position: Mapped[int] = mapped_column(Integer, default=0)

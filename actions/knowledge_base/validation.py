@@ -165,10 +165,11 @@ def _check_cards(content: Content, today: dt.date, known_intents: set[str] | Non
         _check_questions(card, add)
         _check_answers(card, add)
         _check_citations(card, documents, add)
-        if card.valid_as_of is None:
-            add("has no valid_as_of date")
-        elif card.valid_as_of > today:
-            add(f"valid_as_of {card.valid_as_of} is in the future", "warning")
+        if card.checked_on is None:
+            add("has no checked_on date (the day its facts were last checked against the text)")
+        elif card.checked_on > today:
+            add(f"checked_on {card.checked_on} is in the future", "warning")
+        _check_quote(card, documents, add)
         if card.reviewed_on is None:
             add("has no reviewed_on date")
         elif card.reviewed_on > today:
@@ -235,6 +236,20 @@ def _check_citations(card: Card, documents: dict[str, Document], add: Callable[.
         if document.status == "replaced" and not _mentions_replacement(answer_text, document):
             add(f"cites {citation.document}, which was replaced by {document.replaced_by or 'a newer text'}; "
                 "say so in the answer or in the card's note")
+
+
+def _check_quote(card: Card, documents: dict[str, Document], add: Callable[..., None]) -> None:
+    quote = card.quotes
+    if quote is None:
+        return
+    if quote.document not in {c.document for c in card.citations}:
+        add(f"quotes names {quote.document or 'no document'}, which the card does not cite")
+    elif quote.document not in documents:
+        add(f"quotes names {quote.document}, which is not in documents.yml")
+    if not quote.text:
+        add("quotes has no text: say which version is quoted, e.g. \"Bộ luật Hình sự 2015, sửa đổi, bổ sung năm 2017\"")
+    if quote.as_of is None:
+        add("quotes has no as_of: the date of the version quoted")
 
 
 def _mentions_replacement(answer_text: str, document: Document) -> bool:
