@@ -30,10 +30,12 @@ from actions.knowledge_base.content import (
     Provision,
     Quote,
     Resource,
+    Source,
     Topic,
     content_hash,
     quote_dict,
     read_content,
+    source_dict,
 )
 from actions.knowledge_base.database import KnowledgeBaseDatabase
 from actions.knowledge_base.validation import errors_only, validate
@@ -135,7 +137,8 @@ def load_content(session: Session, content: Content, content_hash_value: str) ->
     for position, resource in enumerate(content.resources):
         session.add(models.Resource(slug=resource.slug, name=resource.name, number=resource.number,
                                     hours=resource.hours, cost=resource.cost, scope=resource.scope,
-                                    description=resource.description, position=position))
+                                    description=resource.description, source=resource.source,
+                                    checked=resource.checked, position=position))
 
     topics = {}
     for position, topic in enumerate(content.topics):
@@ -148,6 +151,7 @@ def load_content(session: Session, content: Content, content_hash_value: str) ->
             id=card.id, topic_id=topics[card.topic].id, title=card.title, audience=card.audience,
             child_answer=list(card.child_answer), parent_answer=list(card.parent_answer), note=card.note,
             checked_on=card.checked_on, quotes=_quote_json(card.quotes), reviewed_on=card.reviewed_on,
+            sources=[_json_dates(source_dict(s)) for s in card.sources],
             source_file=card.source_file,
             position=position,
             intents=[models.CardIntent(intent=intent, position=i) for i, intent in enumerate(card.intents)],
@@ -200,7 +204,8 @@ def read_content_from_database(session: Session) -> Content:
             replaced_by=d.replaced_by, note=d.note,
             provisions=tuple(Provision(p.article, p.clause, p.short_title, p.summary) for p in d.provisions),
         ) for d in documents],
-        resources=[Resource(r.slug, r.name, r.number, r.hours, r.cost, r.scope, r.description) for r in resources],
+        resources=[Resource(r.slug, r.name, r.number, r.hours, r.cost, r.scope, r.description, r.source, r.checked)
+                   for r in resources],
         topics=[Topic(t.slug, t.title, first_file.get(t.slug, f"{t.slug}.yml")) for t in topics],
         cards=[Card(
             id=c.id, topic=c.topic.slug, intents=tuple(i.intent for i in c.intents), audience=c.audience,
@@ -208,6 +213,7 @@ def read_content_from_database(session: Session) -> Content:
             parent_answer=tuple(c.parent_answer),
             citations=tuple(Citation(x.document.number, x.article, x.clause) for x in c.citations),
             checked_on=c.checked_on, quotes=_quote_from_json(c.quotes), reviewed_on=c.reviewed_on,
+            sources=tuple(_source_from_json(s) for s in c.sources or ()),
             follow_ups=tuple(f.follow_up_id for f in c.follow_ups), title=c.title, note=c.note,
             source_file=c.source_file,
         ) for c in cards],
@@ -231,6 +237,12 @@ def _quote_from_json(data: dict | None) -> Quote | None:
     if not data:
         return None
     return Quote(document=data["document"], text=data["text"], as_of=_date_from_json(data.get("as_of")))
+
+
+def _source_from_json(data: dict) -> Source:
+    return Source(numbers=tuple(data["numbers"]), document=data.get("document"), article=data.get("article"),
+                  clause=data.get("clause"), page=data.get("page"), checked=_date_from_json(data.get("checked")),
+                  note=data.get("note", ""))
 
 
 def card_count(session: Session) -> int:
