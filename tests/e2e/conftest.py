@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.stack import REPO_ROOT, Stack, StackError, default_python, free_port, newest_model
+from devtools.ports import free_port
+from scripts.stack import REPO_ROOT, Stack, StackError, default_python, newest_model
 from tests.unavailable import unavailable
 
 NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"
