@@ -122,6 +122,8 @@ def make_stack(model: Path, data_dir: Path, urls: dict[str, str], *, rasa_proces
         # One client address for every child: lift the per-address and per-person limits.
         "RATE_LIMIT_BURST": "10000",
         "RATE_LIMIT_PER_MINUTE": "60000",
+        # The latency of real answers under load: no busy reply (bot/admission.py) in their place.
+        "RASA_MAX_IN_FLIGHT": "1000", "RASA_REPLY_DEADLINE_SECONDS": "300",
         "BENCH_REPO_ROOT": str(REPO_ROOT),
     }
     if profile_dir is not None:

@@ -125,6 +125,9 @@ def scale_stack(trained_model: Path, engine_python: str, database_urls: dict[str
         # Every simulated child writes from 127.0.0.1: the per-address limit (ten times the
         # per-person one) must not turn the run into 429s. Rate limiting has its own tests.
         "RATE_LIMIT_BURST": "100", "RATE_LIMIT_PER_MINUTE": "6000",
+        # Every turn's reply is checked in its own response, a failover's resend included:
+        # no busy reply (bot/admission.py, tests/gateway/test_admission.py) may stand in for it.
+        "RASA_MAX_IN_FLIGHT": "1000", "RASA_REPLY_DEADLINE_SECONDS": "300",
     }
     with Stack(model=trained_model, engine_python=engine_python, data_dir=data_dir, rasa_port=rasa_port,
                actions_port=actions_port, bot_port=bot_port, rasa_processes=2, gateway_workers=2,
