@@ -18,7 +18,8 @@ from bot.app import create_app
 from bot.db import Database
 from bot.models import Conversation, Message
 from bot.settings import Settings, load_settings
-from scripts.stack import REPO_ROOT, Stack, free_port
+from devtools.ports import free_port
+from scripts.stack import REPO_ROOT, Stack
 from tests.waiting import wait_for
 
 NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"

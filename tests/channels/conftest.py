@@ -16,7 +16,7 @@ from fake_rasa import FakeRasa  # noqa: E402
 
 from devtools.fake_telegram import FakeTelegram  # noqa: E402
 from devtools.fake_zalo import FakeZalo  # noqa: E402
-from scripts.stack import free_port  # noqa: E402
+from devtools.ports import free_port  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from scripts.stack import REPO_ROOT, Stack, free_port
+from devtools.ports import free_port
+from scripts.stack import REPO_ROOT, Stack
 from tests.e2e.e2e_support import PASSWORD, Console, bot_events, cases, create_staff, tracker
 from tests.waiting import wait_for
 
