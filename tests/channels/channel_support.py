@@ -47,6 +47,8 @@ def channel_stack(telegram: Any, zalo: Any, bot_port: int, *, model: Path, engin
     Telegram and Zalo of devtools/, with the network guard on every process."""
     env = {"NETGUARD_LOG": str(netguard_log), "NETGUARD_MODE": "refuse",
            "APP_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}",
+           # What the bot answers is checked, however slow the machine (the busy reply has its own tests).
+           "RASA_REPLY_DEADLINE_SECONDS": "300",
            "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE": telegram.api_base,
            "TELEGRAM_FILE_BASE": telegram.url + "/file/bot",
            "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{bot_port}/telegram/webhook",
