@@ -27,7 +27,7 @@ from bot.cases.crypto import UserRefs
 from bot.console import routes as console
 from bot.coordination.build import build as build_coordination
 from bot.coordination.job_lock import one_at_a_time
-from bot.db import Database, migrate
+from bot.db import Database, check_keys, migrate
 from bot.delivery import Deliveries
 from bot.handoff import Handoff
 from bot.outbox import Outbox
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Carries the case keyring: message text is encrypted at rest (bot.at_rest).
         database = Database.from_settings(settings)
         migrate(database)  # alembic upgrade head (bot/migrations); one worker at a time
+        check_keys(database)  # the keys read the stored transcripts, or no start (a wrong restore)
         # Shared by every worker with REDIS_URL (bot/coordination), in memory without.
         coordination = build_coordination(settings)
         app.state.coordination = coordination
