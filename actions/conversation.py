@@ -18,6 +18,7 @@ Two actions, both thin (the texts are in actions/conversation_messages.py):
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -35,6 +36,7 @@ from nlu.moments import MOMENT_KEY, Moment, find_moment
 logger = logging.getLogger(__name__)
 
 AUDIENCE_ENTITY = "audience"
+LAW_TOPIC = "criminal-law"  # the cards that say what happens to a person who harms a child
 
 
 def audience_after(current: Any, text: str, button: Any) -> str | None:
@@ -95,23 +97,25 @@ class ActionRespondToMoment(Action):
 
     @staticmethod
     def _law_answer(dispatcher: CollectingDispatcher, tracker: Tracker, moment: Moment) -> list[EventType]:
-        """What the law says about the person who did it, from the knowledge base, in the
-        conversation's topic (only for "will he go to prison?")."""
+        """What the law says about the person who did it (only for "will he go to prison?"):
+        the criminal-law card closest to the question read with what was disclosed."""
         if moment.sub != "perpetrator":
             return []
         try:
             from actions.answer_question import conversation_state
             from actions.knowledge_base.service import UserMessage, default_knowledge_base
 
-            state = conversation_state(tracker)
+            # Spoken to as the moment's own words were (a child unless the person is an adult).
+            state = replace(conversation_state(tracker), audience="parent" if is_adult(tracker) else "child")
             text = str((tracker.latest_message or {}).get("text") or "")
-            reply = default_knowledge_base().respond(UserMessage(text=text, intent="ask_law", intent_confidence=1.0),
-                                                     state)
+            reply = default_knowledge_base().answer_in_topic(
+                UserMessage(text=text, intent="ask_law", intent_confidence=1.0), state, LAW_TOPIC)
         except Exception:  # noqa: BLE001 - the moment's own words already answered the child
             logger.exception("knowledge base unavailable for a consequence question")
             return []
-        if reply.kind != "answer":
+        if reply is None or reply.kind != "answer":
             return []
-        for message in reply.answer_messages:
+        # A child gets what the law does in plain words; the article numbers are for adults.
+        for message in (reply.answer_messages if is_adult(tracker) else reply.answer_body):
             dispatcher.utter_message(text=message)
         return [SlotSet("last_card", reply.card_id), SlotSet(TOPIC_SLOT, reply.topic or tracker.get_slot(TOPIC_SLOT))]

@@ -53,6 +53,25 @@ CONCERN_CARDS = {"bullying": "school-violence-being-bullied", "mental_health": "
 INTENT_CATEGORIES = {"disclose_abuse": "abuse", "self_harm": "self_harm",
                      "report_abuse_other": "report_other", "bullying": "bullying",
                      "mental_health": "mental_health", "request_human": "request"}
+# What each danger category is called in the knowledge-base cards' words: a disclosure rarely
+# names its harm ("chú hay vào phòng rồi sờ người em"), and the questions that follow it
+# ("chú có bị đi tù không", "tôi nên báo cho ai") are read in what it was about.
+CATEGORY_WORDS = {
+    "sexual_abuse": "xâm hại tình dục, dâm ô, sờ vào vùng kín của trẻ em",
+    "grooming": "người lạ trên mạng dụ dỗ, gạ gặp mặt trẻ em",
+    "sextortion": "bị tống tiền, đe dọa tung ảnh nhạy cảm trên mạng",
+    "physical_violence": "bạo lực, đánh đập, hành hạ trẻ em",
+    "bullying": "bạo lực học đường, bị bạn đánh, bắt nạt ở trường",
+    "neglect": "bỏ rơi, bỏ mặc, không chăm sóc trẻ em",
+    "exploitation": "bóc lột, bắt trẻ em làm việc nặng nhọc",
+    "trafficking": "mua bán trẻ em, bắt cóc",
+    "forced_marriage": "tảo hôn, ép trẻ em lấy chồng",
+    "self_harm": "tự làm đau bản thân, tự hại",
+    "suicide_plan": "ý nghĩ tự tử, muốn chết",
+    "suicide_means": "ý nghĩ tự tử, muốn chết",
+    "overdose": "uống thuốc quá liều, tự hại",
+}
+
 
 def risk_of(tracker: Tracker) -> dict[str, Any]:
     """The triage result of the latest user message (see docs/architecture.md)."""
@@ -80,9 +99,16 @@ def is_adult(tracker: Tracker) -> bool:
     return audience == "parent" or (audience is None and intent_of(tracker) == "report_abuse_other")
 
 
+def disclosure_context(text: str, category: str) -> str:
+    """What was disclosed, in the words the cards use for its harm (CATEGORY_WORDS)."""
+    words = CATEGORY_WORDS.get(category)
+    return f"{text} ({words})" if words else text
+
+
 def topic_of_disclosure(text: str, audience: Any) -> str | None:
-    """The knowledge-base topic closest to what was disclosed, so that the questions that
-    follow ("tôi nên báo cho ai", "nhà trường có trách nhiệm gì") are answered in it."""
+    """The knowledge-base topic closest to what was disclosed (`disclosure_context`), so that
+    the questions that follow ("tôi nên báo cho ai", "nhà trường có trách nhiệm gì") are
+    answered in it."""
     try:
         from actions.knowledge_base.service import default_knowledge_base
 
@@ -130,12 +156,12 @@ class ActionRespondToRisk(Action):
         if level in ("high", "imminent"):
             events.append(SlotSet(DISCLOSED_SLOT, True))
             if not told_before:
-                topic = topic_of_disclosure(str((tracker.latest_message or {}).get("text") or ""),
-                                            tracker.get_slot(AUDIENCE_SLOT))
+                disclosed = disclosure_context(str((tracker.latest_message or {}).get("text") or ""), category)
+                topic = topic_of_disclosure(disclosed, tracker.get_slot(AUDIENCE_SLOT))
                 if topic:
                     events.append(SlotSet(TOPIC_SLOT, topic))
                 # The disclosure is what the questions that follow lean on (actions/answer_question.py).
-                events.append(SlotSet("kb_last_question", str((tracker.latest_message or {}).get("text") or "")))
+                events.append(SlotSet("kb_last_question", disclosed))
 
         if level == "imminent":
             replies = say.replies_for(level, intent, categories, adult)

@@ -57,7 +57,8 @@ from children import GatewayWebChat, MessageMix, PhaseResult, PlainRasaRest, Tar
 from procstats import ProcessUsage, StackSampler, this_process_cpu  # noqa: E402
 from profile_report import read_profiles, report  # noqa: E402
 
-from scripts.stack import Stack, default_python, free_port, newest_model  # noqa: E402
+from devtools.ports import free_ports  # noqa: E402
+from scripts.stack import Stack, default_python, newest_model  # noqa: E402
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -121,12 +122,16 @@ def make_stack(model: Path, data_dir: Path, urls: dict[str, str], *, rasa_proces
         # One client address for every child: lift the per-address and per-person limits.
         "RATE_LIMIT_BURST": "10000",
         "RATE_LIMIT_PER_MINUTE": "60000",
+        # The latency of real answers under load: no busy reply (bot/admission.py) in their place.
+        "RASA_MAX_IN_FLIGHT": "1000", "RASA_REPLY_DEADLINE_SECONDS": "300",
         "BENCH_REPO_ROOT": str(REPO_ROOT),
     }
     if profile_dir is not None:
         env["BENCH_PROFILE_DIR"] = str(profile_dir)
+    # Runs of consecutive ports: the second Rasa server and gateway worker take the port after the first.
+    rasa_port, actions_port, bot_port = free_ports(rasa_processes, 1, gateway_workers)
     return Stack(model=model, engine_python=default_python("engine"), data_dir=data_dir,
-                 rasa_port=free_port(), actions_port=free_port(), bot_port=free_port(),
+                 rasa_port=rasa_port, actions_port=actions_port, bot_port=bot_port,
                  rasa_processes=rasa_processes, gateway_workers=gateway_workers,
                  app_database_url=urls["app"], rasa_tracker_url=urls["tracker"], redis_url=REDIS_URL,
                  extra_env=env, extra_pythonpath=[REPO_ROOT / "bench" / "profiling"] if profile_dir else ())

@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from bot import channels, webchat
+from bot.admission import Admission
 from bot.api_docs import render_api_docs
 from bot.api_errors import install_error_handlers
 from bot.body_limit import BodySizeLimit
@@ -26,7 +27,7 @@ from bot.cases.crypto import UserRefs
 from bot.console import routes as console
 from bot.coordination.build import build as build_coordination
 from bot.coordination.job_lock import one_at_a_time
-from bot.db import Database, migrate
+from bot.db import Database, check_keys, migrate
 from bot.delivery import Deliveries
 from bot.handoff import Handoff
 from bot.outbox import Outbox
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Carries the case keyring: message text is encrypted at rest (bot.at_rest).
         database = Database.from_settings(settings)
         migrate(database)  # alembic upgrade head (bot/migrations); one worker at a time
+        check_keys(database)  # the keys read the stored transcripts, or no start (a wrong restore)
         # Shared by every worker with REDIS_URL (bot/coordination), in memory without.
         coordination = build_coordination(settings)
         app.state.coordination = coordination
@@ -72,10 +74,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.handoff = handoff
         app.state.console = console.ConsoleContext(database, handoff, settings, console.auth.LoginThrottle())
         tracker = TrackerStore(settings.rasa_tracker_url)  # Rasa's `events` table, for deleting only
+        # At most so many Rasa calls at once in this worker; a child waits seconds, never half a minute.
+        admission = Admission(settings.rasa_max_in_flight, settings.rasa_reply_deadline_seconds)
         app.state.relay = Relay(
             database, rasa, settings.max_message_chars, on_replies=channels.reply_hook(outbox),
             handoff=handoff, forgetting=Forgetting(database, tracker),
             log_message_text=settings.log_message_text, turn_locks=coordination.turn_locks,
+            admission=admission,
         )
         waiting_watch = asyncio.create_task(handoff.watch(settings.queue_check_seconds))
         # Retention (bot/privacy/retention.py): purge now, then every RETENTION_CHECK_SECONDS.
@@ -98,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await waiting_watch
             with contextlib.suppress(asyncio.CancelledError):
                 await retention_job
+            await admission.aclose()  # the turns still waiting for Rasa, before its client goes
             app.state.retention.dispose()
             tracker.dispose()
             await rasa.aclose()

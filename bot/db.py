@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.at_rest import attach_keyring
-from bot.cases.crypto import Keyring, load_keyring
+from bot.cases.crypto import CaseKeyError, Keyring, load_keyring
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -155,6 +155,41 @@ def migrate(database: Database) -> None:
         config.attributes["keyring"] = database.keyring  # 0004 encrypts existing messages
         # "head", not "heads": two unmerged histories must fail loudly, not half-apply.
         command.upgrade(config, "head")
+
+
+# Encrypted columns whose oldest and newest values `check_keys` tries (bot.at_rest, bot.cases.crypto).
+KEY_CHECK_COLUMNS = (("messages", "text"), ("case_entries", "body"), ("case_notes", "body"))
+
+
+def check_keys(database: Database) -> None:
+    """Refuse to go on when the configured case keys cannot read what the database already holds.
+
+    After a restore with the wrong keys (or none: new ones are generated on a new host),
+    the gateway would otherwise start, list the cases, and fail on every transcript a
+    counsellor opens, while writing new messages under keys that read nothing else. Tries
+    the oldest and newest stored value of each encrypted column: a few rows, at start only.
+    """
+    keyring = database.keyring
+    if keyring is None:
+        return
+    with database.engine.connect() as connection:
+        for table, column in KEY_CHECK_COLUMNS:
+            for order in ("ASC", "DESC"):
+                value = connection.exec_driver_sql(
+                    f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL ORDER BY id {order} LIMIT 1"
+                ).scalar()
+                if value is None:
+                    continue
+                try:
+                    keyring.decrypt(value)
+                except CaseKeyError as error:
+                    raise CaseKeyError(
+                        f"the case keys (CASE_ENCRYPTION_KEYS, or DATA_DIR/secrets/case_keys) cannot decrypt "
+                        f"the {table}.{column} already in {make_url(database.url).render_as_string()}: "
+                        "none of them is a key this data was written with. Start with the keys in use when "
+                        "it was written (after a restore: the keys kept with the backup, docs/operations.md); "
+                        "the gateway refuses to start rather than show transcripts it cannot read"
+                    ) from error
 
 
 @contextmanager

@@ -130,6 +130,11 @@ class Handoff:
         ).first()
         return LockState(False, None, _ref(session, paused) if paused else None)
 
+    def counsellor_holds(self, session: Session, conversation: Conversation) -> bool:
+        """Whether a counsellor has taken the conversation (the bot and the gateway stay silent)."""
+        case = service.open_case_of(session, conversation.id)
+        return case is not None and case.status == CaseStatus.ACTIVE
+
     async def act_on(self, state: LockState) -> bool:
         """After the unit of work of `lock_state` committed: tell the console, resume Rasa if
         a closed case left it paused; True if the bot must stay silent."""

@@ -8,7 +8,7 @@ The app schema is owned by Alembic (bot/migrations): this runs `upgrade head`.
 
 from __future__ import annotations
 
-from bot.db import Database, migrate
+from bot.db import Database, check_keys, migrate
 from bot.settings import get_settings
 
 
@@ -17,6 +17,7 @@ def main() -> None:
     database = Database.from_settings(settings)
     try:
         migrate(database)  # alembic upgrade head (bot/migrations)
+        check_keys(database)  # the keys read what is stored: stop the stack before it starts
     finally:
         database.dispose()
 

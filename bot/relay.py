@@ -9,6 +9,11 @@ One turn of a conversation at a time: `handle` holds the conversation's turn
 lock (bot/coordination/turn_locks.py; across workers with Redis), so two messages
 of one conversation on two workers are handled one after the other, and a
 counsellor's "take" waits for the turn in flight.
+
+With an `Admission` (bot/admission.py; the app always has one), a turn that cannot
+ask Rasa at once, or is not done within its deadline, is answered with the busy
+reply (111) and goes on in the background, its turn lock held, its replies stored
+when Rasa answers. A conversation a counsellor holds gets no busy reply.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import anyio.to_thread
 from sqlalchemy.orm import Session
 
 from bot import replies, transcript
+from bot.admission import Admission
 from bot.coordination.turn_locks import LocalTurnLocks, TurnLocks, TurnLockTimeout, turn_key
 from bot.db import Database
 from bot.messages import GREETING_PAYLOAD, BotReply, Inbound, StoredMessage
@@ -62,8 +68,10 @@ class Relay:
         forgetting: Forgetting | None = None,
         log_message_text: bool = False,
         turn_locks: TurnLocks | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self._database = database
+        self._admission = admission
         self.turn_locks = turn_locks or LocalTurnLocks()
         self._forgetting = forgetting  # "xóa dữ liệu của em" (bot/privacy/forget.py)
         self._log_message_text = log_message_text  # development only (LOG_MESSAGE_TEXT)
@@ -75,7 +83,13 @@ class Relay:
             handoff.bind(self)
 
     async def handle(self, inbound: Inbound) -> list[StoredMessage]:
-        """Process one message; return the replies meant for the person, in order."""
+        """Process one message; return the replies meant for the person, in order (or the busy
+        reply, the turn going on in the background)."""
+        if self._admission is None:
+            return await self._turn(inbound)
+        return await self._admission.answer(self._turn(inbound), lambda: self._busy(inbound))
+
+    async def _turn(self, inbound: Inbound) -> list[StoredMessage]:
         async with contextlib.AsyncExitStack() as stack:
             try:
                 await stack.enter_async_context(self.turn_locks.hold(turn_key(inbound.channel, inbound.external_id)))
@@ -219,7 +233,8 @@ class Relay:
             return []
         sender_id = f"{inbound.channel}:{inbound.external_id}"
         try:
-            turn = await self._rasa.converse(sender_id, text)
+            async with self._admission.slot() if self._admission is not None else contextlib.nullcontext():
+                turn = await self._rasa.converse(sender_id, text)
         except RasaUnavailable as error:
             logger.warning("Rasa unavailable for a %s message: %s", inbound.channel, error)
             return await self._finish_turn(inbound, [BotReply(text=replies.RASA_UNAVAILABLE)], Sender.SYSTEM, [])
@@ -241,6 +256,18 @@ class Relay:
         stored, case_id = await self._run_db(store)
         handoff.announce(case_id)
         return stored
+
+    async def _busy(self, inbound: Inbound) -> list[StoredMessage]:
+        """The busy reply for a turn still waiting for Rasa; nothing if a counsellor holds the conversation."""
+        handoff = self._handoff
+        if handoff is not None:
+            def held(session: Session) -> bool:
+                conversation = transcript.find_conversation(session, inbound.channel, inbound.external_id)
+                return conversation is not None and handoff.counsellor_holds(session, conversation)
+
+            if await self._run_db(held):
+                return []
+        return await self._finish_turn(inbound, [BotReply(text=replies.RASA_BUSY)], Sender.SYSTEM, [])
 
     async def _after_turn(self, inbound: Inbound, instructions: list[dict[str, Any]]) -> list[StoredMessage]:
         """Instructions for the gateway (a counsellor is needed) and the case transcript."""

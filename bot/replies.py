@@ -14,6 +14,13 @@ RASA_UNAVAILABLE = (
     "Em thử nhắn lại cho mình sau ít phút nhé."
 )
 
+# Rasa is busy or slow: the child's message is kept and answered when Rasa can (bot/admission.py).
+RASA_BUSY = (
+    "Lúc này mình trả lời chậm hơn mọi khi một chút. "
+    "Mình đã nhận được tin nhắn của em và sẽ trả lời em ngay khi có thể. "
+    "Nếu em cần giúp ngay, hãy gọi 111 — miễn phí, 24/7."
+)
+
 
 def message_too_long(max_chars: int) -> str:
     return (

@@ -79,6 +79,10 @@ class Settings:
     rasa_urls: tuple[str, ...] = ()
     redis_url: str = ""  # "" = one process: rate limits, live feed and turn locks in memory
     redis_key_prefix: str = "tre-em:"
+    # Admission control (bot/admission.py): Rasa calls at once per gateway worker, and how
+    # long a turn may take before the child is told it is busy (with 111) while it goes on.
+    rasa_max_in_flight: int = 8
+    rasa_reply_deadline_seconds: float = 4.0
 
     def __post_init__(self) -> None:
         if not self.rasa_urls:  # built directly (tests) with one rasa_url
@@ -149,6 +153,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 20, minimum=1, maximum=60_000),
         redis_url=_redis_url(env),
         redis_key_prefix=_redis_key_prefix(env),
+        rasa_max_in_flight=_int(env, "RASA_MAX_IN_FLIGHT", 8, minimum=1, maximum=1000),
+        rasa_reply_deadline_seconds=_float(env, "RASA_REPLY_DEADLINE_SECONDS", 4.0, minimum=0.1, maximum=600),
     )
 
 

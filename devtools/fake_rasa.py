@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from devtools.ports import free_port
 
 Reply = Callable[[str, str], list[dict[str, Any]]]
 
@@ -167,7 +168,5 @@ class FakeRasa:
 
 
 def unused_port() -> int:
-    """A loopback port nothing listens on (to play "Rasa is down")."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on (to play "Rasa is down"), and nothing will while the test runs."""
+    return free_port()

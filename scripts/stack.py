@@ -32,6 +32,10 @@ Also a library, used by the end-to-end and scale tests:
           app_database_url="postgresql+psycopg://postgres@127.0.0.1:5432/app",
           rasa_tracker_url="postgresql+psycopg://postgres@127.0.0.1:5432/tracker")
     stack.bot_urls, stack.rasa_urls, stack.kill_rasa(1), stack.processes_info()
+
+Ports for a stack that is not the laptop's come from devtools/ports.py, outside the
+kernel's ephemeral range, in runs for several servers of a kind (RASA_PORT, +1, ...):
+`rasa_port, actions_port, bot_port = free_ports(2, 1, 2)`.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ if str(REPO_ROOT) not in sys.path:  # run as a script: make `bot` importable
     sys.path.insert(0, str(REPO_ROOT))
 
 from bot.settings import read_or_create_token  # noqa: E402
+from devtools.ports import free_port, free_ports  # noqa: E402,F401 - ports for Stack(...): devtools/ports.py
 
 HOST = "127.0.0.1"
 DEFAULT_PORTS = {"RASA_PORT": 5005, "ACTIONS_PORT": 5055, "BOT_PORT": 8000}
@@ -596,12 +601,6 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def _http_json(url: str, params: dict[str, str] | None = None) -> Any:

@@ -20,14 +20,16 @@ DOCUMENTS_FILE = "documents.yml"
 RESOURCES_FILE = "resources.yml"
 # Bumped when the meaning of the content changes in code (loading, schema), so
 # `ensure_loaded()` reloads even if the YAML did not change.
-CONTENT_FORMAT_VERSION = "1"
+CONTENT_FORMAT_VERSION = "3"  # 2: checked_on and quotes replace valid_as_of; 3: sources
 
 CARD_KEYS = {"id", "intents", "audience", "questions", "child_answer", "parent_answer", "citations",
-             "valid_as_of", "reviewed_on", "follow_ups", "title", "note"}
+             "checked_on", "quotes", "sources", "reviewed_on", "follow_ups", "title", "note"}
 DOCUMENT_KEYS = {"number", "kind", "short_name", "title", "issued", "in_force", "status", "amended_by",
                  "replaced_by", "note", "provisions"}
 PROVISION_KEYS = {"article", "clause", "short_title", "summary"}
-RESOURCE_KEYS = {"slug", "name", "number", "hours", "cost", "scope", "description"}
+QUOTE_KEYS = {"document", "text", "as_of"}
+SOURCE_KEYS = {"numbers", "document", "article", "clause", "page", "checked", "note"}
+RESOURCE_KEYS = {"slug", "name", "number", "hours", "cost", "scope", "description", "source", "checked"}
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,33 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """The version of a cited text a card quotes, when it is not the text as amended today.
+
+    `as_of` is the date of that version: amendments of `document` in force after it are
+    named in the answer as not checked (`citations.quote_note`).
+    """
+
+    document: str
+    text: str  # "Bộ luật Hình sự 2015, sửa đổi, bổ sung năm 2017"
+    as_of: dt.date | None
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where numbers in a card's answers come from (`provenance.py`): a document (and article),
+    or a page (the official page for a phone number; the page read when the text itself was not)."""
+
+    numbers: tuple[str, ...]  # as the answers write them: "500.000", "01/07/2024", "2,5"
+    document: str | None = None
+    article: str | None = None
+    clause: str | None = None
+    page: str | None = None
+    checked: dt.date | None = None  # None: the card's checked_on
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Card:
     id: str
     topic: str
@@ -107,12 +136,14 @@ class Card:
     child_answer: tuple[str, ...]
     parent_answer: tuple[str, ...]
     citations: tuple[Citation, ...]
-    valid_as_of: dt.date | None
+    checked_on: dt.date | None  # the day its facts were last checked against the text
     reviewed_on: dt.date | None
     follow_ups: tuple[str, ...] = ()
     title: str | None = None
     note: str = ""
     source_file: str = ""
+    quotes: Quote | None = None
+    sources: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +162,8 @@ class Resource:
     cost: str = ""
     scope: str = "national"
     description: str = ""
+    source: str = ""  # the official page that gives the number
+    checked: dt.date | None = None
 
 
 @dataclass
@@ -262,6 +295,8 @@ def _read_resources(file: str, data: dict, problems: list[Problem]) -> list[Reso
             slug=slug, name=_text(raw.get("name")), number=_text(raw.get("number")),
             hours=_text(raw.get("hours")), cost=_text(raw.get("cost")),
             scope=_text(raw.get("scope")) or "national", description=_text(raw.get("description")),
+            source=_text(raw.get("source")),
+            checked=_date(raw.get("checked"), file, f"resource '{slug}'", "checked", problems),
         ))
     return resources
 
@@ -302,14 +337,46 @@ def _read_topic_file(file: str, data: dict, problems: list[Problem]) -> tuple[To
             child_answer=tuple(_text(m) for m in _as_list(raw.get("child_answer"))),
             parent_answer=tuple(_text(m) for m in _as_list(raw.get("parent_answer"))),
             citations=tuple(citations),
-            valid_as_of=_date(raw.get("valid_as_of"), file, where, "valid_as_of", problems),
+            checked_on=_date(raw.get("checked_on"), file, where, "checked_on", problems),
             reviewed_on=_date(raw.get("reviewed_on"), file, where, "reviewed_on", problems),
             follow_ups=tuple(_text(f) for f in _as_list(raw.get("follow_ups"))),
             title=_optional_text(raw.get("title")),
             note=_text(raw.get("note")),
             source_file=file,
+            quotes=_read_quote(raw.get("quotes"), file, where, problems),
+            sources=_read_sources(raw.get("sources"), file, where, problems),
         ))
     return topic, cards
+
+
+def _read_quote(raw: Any, file: str, where: str, problems: list[Problem]) -> Quote | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        problems.append(Problem(file, where, "'quotes' must look like {document: \"100/2015/QH13\", "
+                                             "text: \"...\", as_of: YYYY-MM-DD}"))
+        return None
+    _unknown_keys(raw, QUOTE_KEYS, file, f"{where} quotes", problems)
+    return Quote(document=_text(raw.get("document")), text=_text(raw.get("text")),
+                 as_of=_date(raw.get("as_of"), file, where, "quotes.as_of", problems))
+
+
+def _read_sources(raw: Any, file: str, where: str, problems: list[Problem]) -> tuple[Source, ...]:
+    sources = []
+    for index, item in enumerate(_as_list(raw), start=1):
+        if not isinstance(item, dict):
+            problems.append(Problem(file, where, f"source #{index} must look like {{numbers: [\"500.000\"], "
+                                                 "document: \"20/2021/NĐ-CP\", article: \"4\"}"))
+            continue
+        _unknown_keys(item, SOURCE_KEYS, file, f"{where} source #{index}", problems)
+        sources.append(Source(
+            numbers=tuple(_text(n) for n in _as_list(item.get("numbers"))),
+            document=_optional_text(item.get("document")), article=_optional_text(item.get("article")),
+            clause=_optional_text(item.get("clause")), page=_optional_text(item.get("page")),
+            checked=_date(item.get("checked"), file, where, f"source #{index} checked", problems),
+            note=_text(item.get("note")),
+        ))
+    return tuple(sources)
 
 
 def _list(data: dict, key: str, file: str, where: str, problems: list[Problem]) -> list:
@@ -397,8 +464,11 @@ def _document_dict(document: Document) -> dict:
 
 
 def _resource_dict(resource: Resource) -> dict:
-    return {"slug": resource.slug, "name": resource.name, "number": resource.number, "hours": resource.hours,
+    data = {"slug": resource.slug, "name": resource.name, "number": resource.number, "hours": resource.hours,
             "cost": resource.cost, "scope": resource.scope, "description": resource.description}
+    if resource.source or resource.checked:
+        data.update(source=resource.source, checked=resource.checked)
+    return data
 
 
 def _card_dict(card: Card) -> dict:
@@ -410,10 +480,28 @@ def _card_dict(card: Card) -> dict:
         "child_answer": list(card.child_answer), "parent_answer": list(card.parent_answer),
         "citations": [{"document": c.document, "article": c.article, **({"clause": c.clause} if c.clause else {})}
                       for c in card.citations],  # article None is written as null, as writers do
-        "valid_as_of": card.valid_as_of, "reviewed_on": card.reviewed_on,
+        "checked_on": card.checked_on,
     })
+    if card.quotes:
+        data["quotes"] = quote_dict(card.quotes)
+    if card.sources:
+        data["sources"] = [source_dict(s) for s in card.sources]
+    data["reviewed_on"] = card.reviewed_on
     if card.follow_ups:
         data["follow_ups"] = list(card.follow_ups)
     if card.note:
         data["note"] = card.note
+    return data
+
+
+def quote_dict(quote: Quote) -> dict[str, Any]:
+    return {"document": quote.document, "text": quote.text, "as_of": quote.as_of}
+
+
+def source_dict(source: Source) -> dict[str, Any]:
+    """Only the keys a writer gave (article null means "the document as a whole")."""
+    data: dict[str, Any] = {"numbers": list(source.numbers)}
+    for key in ("document", "article", "clause", "page", "checked", "note"):
+        if getattr(source, key):
+            data[key] = getattr(source, key)
     return data

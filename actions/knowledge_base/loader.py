@@ -28,10 +28,14 @@ from actions.knowledge_base.content import (
     Document,
     Problem,
     Provision,
+    Quote,
     Resource,
+    Source,
     Topic,
     content_hash,
+    quote_dict,
     read_content,
+    source_dict,
 )
 from actions.knowledge_base.database import KnowledgeBaseDatabase
 from actions.knowledge_base.validation import errors_only, validate
@@ -133,7 +137,8 @@ def load_content(session: Session, content: Content, content_hash_value: str) ->
     for position, resource in enumerate(content.resources):
         session.add(models.Resource(slug=resource.slug, name=resource.name, number=resource.number,
                                     hours=resource.hours, cost=resource.cost, scope=resource.scope,
-                                    description=resource.description, position=position))
+                                    description=resource.description, source=resource.source,
+                                    checked=resource.checked, position=position))
 
     topics = {}
     for position, topic in enumerate(content.topics):
@@ -145,7 +150,9 @@ def load_content(session: Session, content: Content, content_hash_value: str) ->
         session.add(models.AnswerCard(
             id=card.id, topic_id=topics[card.topic].id, title=card.title, audience=card.audience,
             child_answer=list(card.child_answer), parent_answer=list(card.parent_answer), note=card.note,
-            valid_as_of=card.valid_as_of, reviewed_on=card.reviewed_on, source_file=card.source_file,
+            checked_on=card.checked_on, quotes=_quote_json(card.quotes), reviewed_on=card.reviewed_on,
+            sources=[_json_dates(source_dict(s)) for s in card.sources],
+            source_file=card.source_file,
             position=position,
             intents=[models.CardIntent(intent=intent, position=i) for i, intent in enumerate(card.intents)],
             questions=[models.CardQuestion(text=q, position=i) for i, q in enumerate(card.questions)],
@@ -197,18 +204,45 @@ def read_content_from_database(session: Session) -> Content:
             replaced_by=d.replaced_by, note=d.note,
             provisions=tuple(Provision(p.article, p.clause, p.short_title, p.summary) for p in d.provisions),
         ) for d in documents],
-        resources=[Resource(r.slug, r.name, r.number, r.hours, r.cost, r.scope, r.description) for r in resources],
+        resources=[Resource(r.slug, r.name, r.number, r.hours, r.cost, r.scope, r.description, r.source, r.checked)
+                   for r in resources],
         topics=[Topic(t.slug, t.title, first_file.get(t.slug, f"{t.slug}.yml")) for t in topics],
         cards=[Card(
             id=c.id, topic=c.topic.slug, intents=tuple(i.intent for i in c.intents), audience=c.audience,
             questions=tuple(q.text for q in c.questions), child_answer=tuple(c.child_answer),
             parent_answer=tuple(c.parent_answer),
             citations=tuple(Citation(x.document.number, x.article, x.clause) for x in c.citations),
-            valid_as_of=c.valid_as_of, reviewed_on=c.reviewed_on,
+            checked_on=c.checked_on, quotes=_quote_from_json(c.quotes), reviewed_on=c.reviewed_on,
+            sources=tuple(_source_from_json(s) for s in c.sources or ()),
             follow_ups=tuple(f.follow_up_id for f in c.follow_ups), title=c.title, note=c.note,
             source_file=c.source_file,
         ) for c in cards],
     )
+
+
+def _json_dates(data: dict) -> dict:
+    """JSON columns hold dates as ISO text."""
+    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in data.items()}
+
+
+def _date_from_json(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _quote_json(quote: Quote | None) -> dict | None:
+    return _json_dates(quote_dict(quote)) if quote else None
+
+
+def _quote_from_json(data: dict | None) -> Quote | None:
+    if not data:
+        return None
+    return Quote(document=data["document"], text=data["text"], as_of=_date_from_json(data.get("as_of")))
+
+
+def _source_from_json(data: dict) -> Source:
+    return Source(numbers=tuple(data["numbers"]), document=data.get("document"), article=data.get("article"),
+                  clause=data.get("clause"), page=data.get("page"), checked=_date_from_json(data.get("checked")),
+                  note=data.get("note", ""))
 
 
 def card_count(session: Session) -> int:

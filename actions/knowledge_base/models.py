@@ -114,7 +114,9 @@ class AnswerCard(Base):
     child_answer: Mapped[list[str]] = mapped_column(JSON, default=list)
     parent_answer: Mapped[list[str]] = mapped_column(JSON, default=list)
     note: Mapped[str] = mapped_column(Text, default="")
-    valid_as_of: Mapped[dt.date] = mapped_column(Date)
+    checked_on: Mapped[dt.date] = mapped_column(Date)  # facts last checked against the text
+    quotes: Mapped[dict | None] = mapped_column(JSON)  # {document, text, as_of}: an older version quoted
+    sources: Mapped[list[dict]] = mapped_column(JSON, default=list)  # where its numbers come from
     reviewed_on: Mapped[dt.date] = mapped_column(Date)
     source_file: Mapped[str] = mapped_column(String(200))  # so staff tools can name the file
     position: Mapped[int] = mapped_column(Integer, default=0)
@@ -198,6 +200,8 @@ class Resource(Base):
     cost: Mapped[str] = mapped_column(String(100), default="")
     scope: Mapped[str] = mapped_column(String(16), default="national")
     description: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(500), default="")  # the official page giving the number
+    checked: Mapped[dt.date | None] = mapped_column(Date)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 

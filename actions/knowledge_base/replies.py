@@ -158,7 +158,7 @@ def compose_answer(card: Card, audience: str | None, documents: dict[str, Docume
     source = card.child_answer if register == "child" else card.parent_answer
     limit = CHILD_MESSAGE_LIMIT if register == "child" else PARENT_MESSAGE_LIMIT
     texts = [part for message in source for part in split_for_chat(message, limit)]
-    texts.append(basis_line(card.citations, documents, card.valid_as_of))
+    texts.append(basis_line(card.citations, documents, card.checked_on, card.quotes))
     messages = [OutMessage(t) for t in texts]
 
     follow_ups = [cards[i] for i in card.follow_ups if i in cards][:MAX_FOLLOW_UPS]

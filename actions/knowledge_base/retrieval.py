@@ -51,7 +51,7 @@ class Weights:
     contrast_band: float = 0.06  # cards this close to the top one take part
     # A question that leans on the conversation: cards in its topic, and cards close to what was
     # disclosed or asked just before, get these (times that text's own score for the card).
-    context: float = 0.04
+    context: float = 0.08
     context_text: float = 0.3
 
 

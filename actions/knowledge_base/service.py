@@ -146,6 +146,17 @@ class KnowledgeBase:
             return self._clarify(decision, state)
         return self._topics(ranking, message.intent, decision.confidence, state)
 
+    def answer_in_topic(self, message: UserMessage, state: ConversationState, topic: str) -> Reply | None:
+        """The best card of one topic for a question that only makes sense with what was said
+        before ("chú có bị đi tù không" after a disclosure): the question and the conversation's
+        last question or disclosure are read together. None when the topic has no card for it."""
+        if topic not in self.topics:
+            raise ValueError(f"unknown topic {topic!r}")
+        text = f"{message.text} {state.last_question or ''}".strip()
+        ranking = self.index.rank(text, intent=message.intent, intent_confidence=message.intent_confidence,
+                                  audience=state.audience, topic=topic, limit=1)
+        return self._answer(self.cards[ranking[0].card_id], ranking[0].score, state) if ranking else None
+
     def rank(self, message: UserMessage, audience: str | None = None, context: str | None = None,
              context_text: str | None = None, limit: int = 5) -> list[ScoredCard]:
         return self.index.rank(message.text, intent=message.intent, intent_confidence=message.intent_confidence,

@@ -1,6 +1,8 @@
 """Checks the content before it can reach a child: every problem names its file and card.
 
-Errors block loading; warnings are printed by `validate` but do not.
+Errors block loading; warnings are printed by `validate` but do not. Among them, the
+provenance rules of `provenance.py`: a number in an answer without a source is an error;
+a source amended after the day it was checked against is a warning.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 from actions.knowledge_base.content import Card, Content, Document, Problem, DOCUMENTS_FILE, RESOURCES_FILE
 from actions.knowledge_base.models import AUDIENCES, DOCUMENT_KINDS, DOCUMENT_STATUSES
+from actions.knowledge_base.provenance import amended_after_check, stale_numbers, unsourced_numbers
 from actions.knowledge_base.text import canonical
 
 CHILD_MESSAGE_LIMIT = 350
@@ -115,6 +118,9 @@ def _check_resources(content: Content) -> list[Problem]:
         seen.add(resource.slug)
         if not resource.name:
             problems.append(Problem(RESOURCES_FILE, where, "has no name"))
+        if resource.number and not (resource.source.startswith(("https://", "http://")) and resource.checked):
+            problems.append(Problem(RESOURCES_FILE, where, f"number {resource.number} needs its source: "
+                                    "the official page (source: https://...) and the day it was checked (checked)"))
     return problems
 
 
@@ -165,10 +171,19 @@ def _check_cards(content: Content, today: dt.date, known_intents: set[str] | Non
         _check_questions(card, add)
         _check_answers(card, add)
         _check_citations(card, documents, add)
-        if card.valid_as_of is None:
-            add("has no valid_as_of date")
-        elif card.valid_as_of > today:
-            add(f"valid_as_of {card.valid_as_of} is in the future", "warning")
+        if card.checked_on is None:
+            add("has no checked_on date (the day its facts were last checked against the text)")
+        elif card.checked_on > today:
+            add(f"checked_on {card.checked_on} is in the future", "warning")
+        _check_quote(card, documents, add)
+        _check_sources(card, documents, today, add)
+        for where, number in unsourced_numbers(card, content.resources):
+            add(f"the number {number} in {where} has no source: list it under `sources` with the document and "
+                "article it comes from (or the official page, for a phone number)")
+        for number in stale_numbers(card):
+            add(f"sources list {number}, which no answer says any more", "warning")
+        for line in amended_after_check(card, documents):
+            add(line, "warning")
         if card.reviewed_on is None:
             add("has no reviewed_on date")
         elif card.reviewed_on > today:
@@ -235,6 +250,40 @@ def _check_citations(card: Card, documents: dict[str, Document], add: Callable[.
         if document.status == "replaced" and not _mentions_replacement(answer_text, document):
             add(f"cites {citation.document}, which was replaced by {document.replaced_by or 'a newer text'}; "
                 "say so in the answer or in the card's note")
+
+
+def _check_quote(card: Card, documents: dict[str, Document], add: Callable[..., None]) -> None:
+    quote = card.quotes
+    if quote is None:
+        return
+    if quote.document not in {c.document for c in card.citations}:
+        add(f"quotes names {quote.document or 'no document'}, which the card does not cite")
+    elif quote.document not in documents:
+        add(f"quotes names {quote.document}, which is not in documents.yml")
+    if not quote.text:
+        add("quotes has no text: say which version is quoted, e.g. \"Bộ luật Hình sự 2015, sửa đổi, bổ sung năm 2017\"")
+    if quote.as_of is None:
+        add("quotes has no as_of: the date of the version quoted")
+
+
+def _check_sources(card: Card, documents: dict[str, Document], today: dt.date,
+                   add: Callable[..., None]) -> None:
+    for index, source in enumerate(card.sources, start=1):
+        label = f"source #{index}" + (f" ({', '.join(source.numbers)})" if source.numbers else "")
+        if not source.numbers:
+            add(f"{label} lists no numbers")
+        if not source.document and not source.page:
+            add(f"{label} names neither a document nor a page")
+        if source.document and source.document not in documents:
+            add(f"{label}: document '{source.document}' is not in documents.yml")
+        if source.article is not None and not DIGITS.match(source.article):
+            add(f"{label}: article '{source.article}' must be plain digits")
+        if source.clause is not None and (source.article is None or not DIGITS.match(source.clause)):
+            add(f"{label}: clause '{source.clause}' needs an article and must be plain digits")
+        if source.page and not source.page.startswith(("https://", "http://")):
+            add(f"{label}: page must be a web address")
+        if source.checked and source.checked > today:
+            add(f"{label}: checked {source.checked} is in the future", "warning")
 
 
 def _mentions_replacement(answer_text: str, document: Document) -> bool:

@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import conversation
 from actions import conversation_messages as talk
 from actions.conversation import audience_after
+from actions.safety import disclosure_context
 
 
 def tracker(text: str, moment: dict[str, Any] | None = None, slots: dict[str, Any] | None = None,
@@ -86,6 +87,26 @@ def test_after_a_disclosure_a_consequence_question_gets_the_truth_and_the_offer_
     assert "không phải lý do để ai phạt em" in said and "Pháp luật" in said
     assert [b["title"] for b in buttons] == ["Nói chuyện với tư vấn viên ngay", "Gọi 111", "Chỉ cần thông tin thôi"]
     assert {"event": "slot", "timestamp": None, "name": "handoff_offered", "value": True} in events
+
+
+def test_will_he_go_to_prison_gets_the_law_on_what_was_disclosed_in_plain_words_for_a_child():
+    disclosed = disclosure_context("chú em hay vào phòng lúc em ngủ rồi sờ người em", "sexual_abuse")
+    said, buttons, events = run(conversation.ActionRespondToMoment(),
+                                tracker("nếu em kể với mẹ thì chú có bị đi tù không",
+                                        {"kind": "consequence", "sub": "perpetrator"},
+                                        slots={"disclosed": True, "kb_last_question": disclosed}))
+    assert {"event": "slot", "timestamp": None, "name": "last_card", "value": "criminal-lewd-porn"} in events
+    assert "không phải lỗi của em" in said and "Căn cứ:" not in said
+    assert "Nói chuyện với tư vấn viên ngay" in [b["title"] for b in buttons]
+
+
+def test_an_adult_asking_what_happens_to_the_abuser_gets_the_article_too():
+    disclosed = disclosure_context("bố dượng hay đánh con tôi bằng roi, người cháu đầy vết bầm", "physical_violence")
+    said, _, events = run(conversation.ActionRespondToMoment(),
+                          tracker("ông ta có bị đi tù không", {"kind": "consequence", "sub": "perpetrator"},
+                                  slots={"disclosed": True, "kb_last_question": disclosed, "audience": "parent"}))
+    assert {"event": "slot", "timestamp": None, "name": "last_card", "value": "criminal-family-abuse"} in events
+    assert "Căn cứ:" in said
 
 
 def test_no_offer_again_when_a_counsellor_is_already_on_the_way():

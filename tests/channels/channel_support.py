@@ -18,8 +18,9 @@ from bot.app import create_app
 from bot.db import Database
 from bot.models import Conversation, Message
 from bot.settings import Settings, load_settings
-from scripts.stack import REPO_ROOT, Stack, free_port
+from devtools.ports import free_port
 from devtools.waiting import wait_for
+from scripts.stack import REPO_ROOT, Stack
 
 NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"
 
@@ -46,6 +47,8 @@ def channel_stack(telegram: Any, zalo: Any, bot_port: int, *, model: Path, engin
     Telegram and Zalo of devtools/, with the network guard on every process."""
     env = {"NETGUARD_LOG": str(netguard_log), "NETGUARD_MODE": "refuse",
            "APP_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}",
+           # What the bot answers is checked, however slow the machine (the busy reply has its own tests).
+           "RASA_REPLY_DEADLINE_SECONDS": "300",
            "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE": telegram.api_base,
            "TELEGRAM_FILE_BASE": telegram.url + "/file/bot",
            "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{bot_port}/telegram/webhook",

@@ -11,7 +11,7 @@ import pytest
 from devtools.fake_rasa import FakeRasa
 from devtools.fake_telegram import FakeTelegram
 from devtools.fake_zalo import FakeZalo
-from scripts.stack import free_port
+from devtools.ports import free_port
 from tests.channels.channel_support import GatewayThread, channel_settings
 
 

@@ -16,7 +16,8 @@ import httpx
 from tests.channels.channel_support import wait_until
 
 from devtools.fake_telegram import FakeTelegram
-from scripts.stack import REPO_ROOT, free_port
+from devtools.ports import free_port
+from scripts.stack import REPO_ROOT
 
 CHAT = 777
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.stack import REPO_ROOT, Stack, StackError, default_python, free_port, newest_model
+from devtools.ports import free_port
+from scripts.stack import REPO_ROOT, Stack, StackError, default_python, newest_model
 from tests.unavailable import unavailable
 
 NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"
@@ -80,7 +81,10 @@ def stack(trained_model: Path, engine_python: str, netguard_log: Path,
         bot_port=free_port(),
         # A database URL from the developer's environment must not be touched.
         extra_env={"NETGUARD_LOG": str(netguard_log), "NETGUARD_MODE": "refuse",
-                   "APP_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}"},
+                   "APP_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}",
+                   # The dialogue's own replies are checked in each response, however slow the
+                   # machine: the busy reply (bot/admission.py) has its own tests.
+                   "RASA_REPLY_DEADLINE_SECONDS": "300"},
         extra_pythonpath=[NETGUARD_DIR],
     ) as running:
         yield running

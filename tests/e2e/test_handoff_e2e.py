@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from scripts.stack import REPO_ROOT, Stack, free_port
+from devtools.ports import free_port
+from scripts.stack import REPO_ROOT, Stack
 from tests.e2e.e2e_support import PASSWORD, Console, bot_events, cases, create_staff, tracker
 from devtools.waiting import wait_for
 
@@ -36,7 +37,8 @@ def handoff_stack(trained_model: Path, engine_python: str, netguard_log: Path,
     data_dir = tmp_path_factory.mktemp("handoff-data")
     env = {"NETGUARD_LOG": str(netguard_log), "NETGUARD_MODE": "refuse", "APP_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}",
            "STAFFED_HOURS": "always", "QUEUE_CHECK_SECONDS": "1",
-           "WAIT_LIMIT_IMMINENT_SECONDS": str(IMMINENT_WAIT_LIMIT)}
+           "WAIT_LIMIT_IMMINENT_SECONDS": str(IMMINENT_WAIT_LIMIT),
+           "RASA_REPLY_DEADLINE_SECONDS": "300"}  # the bot's own replies are checked (busy: tests/gateway)
     with Stack(model=trained_model, engine_python=engine_python, data_dir=data_dir, rasa_port=free_port(),
                actions_port=free_port(), bot_port=free_port(), extra_env=env,
                extra_pythonpath=[NETGUARD_DIR]) as running:

@@ -12,7 +12,8 @@ import pytest
 
 from bench import procstats
 
-from scripts.stack import REPO_ROOT, free_port
+from devtools.ports import free_port
+from scripts.stack import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 

@@ -31,6 +31,7 @@ from engine.tracker_store import (
     TrackerKeyError,
     keys_from_environment,
 )
+from devtools.ports import free_port
 from tests.unavailable import unavailable
 
 REPO = Path(__file__).resolve().parents[2]
@@ -301,13 +302,10 @@ def test_rekey_puts_old_and_plain_rows_under_the_newest_key(
 def test_the_real_rasa_server_in_production_without_keys_exits(tmp_path: Path) -> None:
     """`rasa run` itself: the error stops the server (Rasa falls back to an in-memory store only
     on ImportError / AttributeError, which this is not)."""
-    import socket
     import subprocess
     import sys
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != KEYS_ENV}
     env.update(BOT_ENV="production", DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(REPO),
                RASA_TELEMETRY_ENABLED="false", RASA_TRACKER_DB=str(tmp_path / "tracker.db"),

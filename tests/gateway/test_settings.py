@@ -54,7 +54,8 @@ def test_the_token_never_shows_in_repr(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [("BOT_ENV", "staging"), ("BOT_PORT", "eighty"), ("BOT_PORT", "70000"),
-     ("MAX_MESSAGE_CHARS", "0"), ("RASA_URL", "127.0.0.1:5005")],
+     ("MAX_MESSAGE_CHARS", "0"), ("RASA_URL", "127.0.0.1:5005"), ("RASA_MAX_IN_FLIGHT", "0"),
+     ("RASA_REPLY_DEADLINE_SECONDS", "soon")],
 )
 def test_malformed_values_name_the_variable(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):

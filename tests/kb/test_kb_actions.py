@@ -56,7 +56,7 @@ def test_a_child_gets_the_child_answer_with_its_basis(fixture_kb: KnowledgeBase)
     basis = assert_cites(said, "102/2016/QH13", "25")
     assert basis.cites("102/2016/QH13", "4")
     assert "đã được sửa đổi, bổ sung bởi 28/2018/QH14" in basis.text  # amended text: said so
-    assert "Cập nhật đến 28/11/2026" in basis.text
+    assert "Đối chiếu văn bản ngày 28/11/2026" in basis.text
     follow_ups = messages[-2]["buttons"]
     assert [b["payload"] for b in follow_ups] == [
         '/ask_reporting{"kb_card":"reporting-how-to-report"}', '/ask_law{"kb_card":"penalty-sexual-abuse"}']

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from actions.knowledge_base.cli import main as cli_main
-from actions.knowledge_base.content import read_content
+from actions.knowledge_base.content import Quote, Source, read_content
+from actions.knowledge_base.provenance import numbers_in
 from actions.knowledge_base.review import due_for_review
 from actions.knowledge_base.validation import errors_only, validate
 from tests.kb.kb_paths import BROKEN, FIXTURE_CONTENT, REAL_CONTENT
@@ -54,6 +56,8 @@ def test_the_fixture_content_is_valid() -> None:
     ("bad-yaml", "extra.yml: not valid YAML"),
     ("missing-register", "extra.yml: card 'extra-no-parent-answer': audience is both but parent_answer is empty"),
     ("dangling-follow-up", "extra.yml: card 'extra-dangling': follow-up 'no-such-card' is not a card id"),
+    ("unsourced-number", "extra.yml: card 'extra-unsourced': the number 500.000 in parent_answer message 1 has no "
+                         "source"),
 ])
 def test_broken_content_is_reported_clearly(case: str, expected: str, tmp_path: Path) -> None:
     problems = problems_of(with_overlay(case, tmp_path))
@@ -71,6 +75,71 @@ def test_duplicate_question_names_both_cards_and_files(tmp_path: Path) -> None:
     # accent- and case-insensitive: the fixture has the accented form, the broken file the plain one
     assert any("'rights-child-age' (rights.yml)" in p and "extra-copied-question" in p or
                "'extra-copied-question' (extra.yml)" in p and "rights-child-age" in p for p in problems), problems
+
+
+SOURCED = """      - numbers: ["500.000", "01/07/2024"]
+        document: "56/2017/NĐ-CP"
+        page: "https://example.gov.vn/muc-ho-tro"
+        checked: 2026-11-20
+    reviewed_on: 2026-11-28"""
+
+
+def with_card(content, card):
+    content.cards = [card if c.id == card.id else c for c in content.cards]
+    return content
+
+
+def test_a_card_whose_numbers_have_no_source_is_refused_naming_each_number(tmp_path: Path) -> None:
+    problems = problems_of(with_overlay("unsourced-number", tmp_path))
+    unsourced = [p for p in problems if "has no source" in p]
+    assert [p.split("the number ")[1].split(" ")[0] for p in unsourced] == ["500.000", "01/07/2024"]
+    # the phone number and 24/7 are sourced by resources.yml, the age by the card's own source
+    assert not any(f"the number {n} " in p for p in problems for n in ("111", "24/7", "16"))
+
+
+def test_the_same_card_passes_once_its_numbers_carry_their_source(tmp_path: Path) -> None:
+    content = with_overlay("unsourced-number", tmp_path)
+    extra = content / "extra.yml"
+    extra.write_text(extra.read_text(encoding="utf-8").replace("    reviewed_on: 2026-11-28", SOURCED),
+                     encoding="utf-8")
+    assert problems_of(content) == []
+
+
+def test_legal_references_years_and_list_markers_are_not_numbers_to_source() -> None:
+    text = ("Theo khoản 2 Điều 5, 6 Nghị định 20/2021/NĐ-CP (Nghị định 20/2021, Luật Trẻ em 2016, Mẫu số 01): "
+            "(1) trẻ dưới 4 tuổi hệ số 2,5; gọi 111 (24/7); từ 01/07/2024 là 500.000 đồng.")
+    assert numbers_in(text) == ["4", "2,5", "111", "24/7", "01/07/2024", "500.000"]
+
+
+def test_a_source_amended_after_its_check_date_is_listed_as_a_warning_not_an_error() -> None:
+    reading = read_content(FIXTURE_CONTENT)
+    age = reading.content.card("rights-child-age")  # cites Luật Trẻ em, amended by 28/2018/QH14 from 2019-01-01
+    early = dt.date(2018, 6, 1)
+    content = with_card(reading.content, replace(age, checked_on=early,
+                                                 sources=(Source(("16",), "102/2016/QH13", "1", checked=early),)))
+    problems = validate(content, reading.problems, today=TODAY)
+    listed = [p for p in problems if p.card == "rights-child-age" and "amended or replaced by" in p.message]
+    assert [p.severity for p in listed] == ["warning"]
+    assert ("102/2016/QH13 was amended or replaced by 28/2018/QH14 (in force 2019-01-01) after the text this card "
+            "was checked against (2018-06-01)") in listed[0].message
+    assert not errors_only(problems)
+
+
+def test_a_card_quoting_an_older_version_is_listed_for_the_amendments_since() -> None:
+    reading = read_content(FIXTURE_CONTENT)
+    age = reading.content.card("rights-child-age")
+    quote = Quote("102/2016/QH13", "Luật Trẻ em 2016, văn bản gốc", dt.date(2017, 6, 1))
+    problems = validate(with_card(reading.content, replace(age, quotes=quote)), reading.problems, today=TODAY)
+    assert any(p.card == "rights-child-age" and p.severity == "warning" and "by 28/2018/QH14" in p.message
+               for p in problems)
+
+
+def test_the_real_content_lists_the_criminal_code_cards_as_due_a_check() -> None:
+    """They quote the 2017 text; Luật 59/2024/QH15 and 86/2025/QH15 amended the Code after it."""
+    reading = read_content(REAL_CONTENT)
+    warned = {p.card for p in validate(reading.content, reading.problems)
+              if p.severity == "warning" and "100/2015/QH13 was amended or replaced by 59/2024/QH15" in p.message}
+    assert {"criminal-sexual-under-16", "rights-protection-trafficking"} <= warned
 
 
 def test_validate_command_exits_1_and_prints_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

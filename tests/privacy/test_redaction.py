@@ -15,6 +15,7 @@ from tests.privacy.privacy_support import REPO, engine_python
 
 from common.redaction import RedactingFilter, install, redact
 from bot.settings import SettingsError, load_settings
+from devtools.ports import free_port
 
 
 @pytest.mark.parametrize(("text", "secret"), [
@@ -105,7 +106,7 @@ def test_the_rasa_launcher_installs_it() -> None:
 
 
 def test_a_running_gateway_logs_no_identifiers_even_with_the_debug_switch(tmp_path: Path, fake_rasa) -> None:  # type: ignore[no-untyped-def]
-    port = _free_port()
+    port = free_port()
     env = {**_env(), "DATA_DIR": str(tmp_path), "RASA_URL": fake_rasa.url, "RASA_TOKEN": fake_rasa.token,
            "LOG_MESSAGE_TEXT": "true"}
     log = tmp_path / "gateway.log"
@@ -134,11 +135,3 @@ def test_a_running_gateway_logs_no_identifiers_even_with_the_debug_switch(tmp_pa
     for secret in ("Nguyễn Thị Mai", "0912 345 678", "mai@example.com", "001203004567"):
         assert secret not in text  # ...but not who wrote it
     assert "[phone]" in text and "[email]" in text
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

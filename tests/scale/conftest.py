@@ -28,8 +28,9 @@ from sqlalchemy.engine import make_url
 
 from bot.cases.crypto import load_keyring
 from bot.db import Database
+from devtools.ports import free_ports
+from scripts.stack import REPO_ROOT, Stack
 from tests.scale.scale_support import PASSWORD
-from scripts.stack import REPO_ROOT, Stack, port_is_free
 from tests.e2e.conftest import engine_python, trained_model  # noqa: F401 - the model and Python, as for e2e
 from tests.unavailable import unavailable
 
@@ -37,8 +38,6 @@ POSTGRES_ADMIN_URL = os.environ.get("SCALE_TEST_POSTGRES_URL",
                                     "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("SCALE_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"
-# This suite's loopback ports (the Rasa servers and the gateway workers need consecutive ones).
-PORT_RANGE = range(7100, 7200)
 STAFF = (("lan", "Lan", "counsellor", "2"), ("ha", "Hà", "supervisor", "3"))
 
 
@@ -106,20 +105,6 @@ def redis_key_prefix(redis_url: str) -> Iterator[str]:
 # ---- the model and the stack -------------------------------------------------------------------------
 
 
-def free_ports(*runs: int) -> list[int]:
-    """The first port of each run of consecutive free ports in PORT_RANGE, runs not overlapping."""
-    taken: set[int] = set()
-    firsts = []
-    for length in runs:
-        first = next((p for p in PORT_RANGE if p + length - 1 in PORT_RANGE
-                      and all(q not in taken and port_is_free(q) for q in range(p, p + length))), None)
-        if first is None:
-            pytest.fail(f"no {length} consecutive free ports in {PORT_RANGE}")
-        taken.update(range(first, first + length))
-        firsts.append(first)
-    return firsts
-
-
 @pytest.fixture(scope="package")
 def scale_netguard_log() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="netguard-scale-") as directory:
@@ -130,6 +115,7 @@ def scale_netguard_log() -> Iterator[Path]:
 def scale_stack(trained_model: Path, engine_python: str, database_urls: dict[str, str], redis_url: str,
                 redis_key_prefix: str, scale_netguard_log: Path,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    # Runs of consecutive ports: the second Rasa server and gateway worker take the port after the first.
     rasa_port, actions_port, bot_port = free_ports(2, 1, 2)
     data_dir = tmp_path_factory.mktemp("scale-data")
     env = {
@@ -139,6 +125,9 @@ def scale_stack(trained_model: Path, engine_python: str, database_urls: dict[str
         # Every simulated child writes from 127.0.0.1: the per-address limit (ten times the
         # per-person one) must not turn the run into 429s. Rate limiting has its own tests.
         "RATE_LIMIT_BURST": "100", "RATE_LIMIT_PER_MINUTE": "6000",
+        # Every turn's reply is checked in its own response, a failover's resend included:
+        # no busy reply (bot/admission.py, tests/gateway/test_admission.py) may stand in for it.
+        "RASA_MAX_IN_FLIGHT": "1000", "RASA_REPLY_DEADLINE_SECONDS": "300",
     }
     with Stack(model=trained_model, engine_python=engine_python, data_dir=data_dir, rasa_port=rasa_port,
                actions_port=actions_port, bot_port=bot_port, rasa_processes=2, gateway_workers=2,

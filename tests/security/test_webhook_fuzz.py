@@ -18,7 +18,7 @@ from tests.channels.channel_support import GatewayThread, channel_settings  # no
 
 from devtools.fake_telegram import FakeTelegram  # noqa: E402
 from devtools.fake_zalo import FakeZalo  # noqa: E402
-from scripts.stack import free_port  # noqa: E402
+from devtools.ports import free_port  # noqa: E402
 
 SECRET = {"X-Telegram-Bot-Api-Secret-Token": "test-secret_123"}
 FUZZ = settings(max_examples=150, deadline=None,
