@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 from sqlalchemy.orm import Session
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 # Called inside the unit of work that stores replies, so whatever it writes
 # (the outbox of push channels) commits or rolls back with them.
@@ -113,7 +112,7 @@ class Relay:
             # Only a photo, sticker, voice...: never read. The transcript says what
             # kind it was (the counsellor sees it) and the child learns we read text.
             note = replies.attachment_notice(inbound.attachments)
-            await self._run_db(
+            await self._database.run(
                 lambda s: transcript.add_user_message(s, self._conversation(s, inbound), note)
             )
             return await self._reply(inbound, replies.TEXT_ONLY)
@@ -122,7 +121,7 @@ class Relay:
                 forward, conversation = self._store_button_press(session, inbound)
                 return forward, self._lock_state(session, conversation)
 
-            forward, state = await self._run_db(press)
+            forward, state = await self._database.run(press)
             return await self._ask_rasa(inbound, forward, state)
 
         assert inbound.text is not None
@@ -139,7 +138,7 @@ class Relay:
             transcript.add_user_message(session, conversation, stored_text)
             return self._lock_state(session, conversation) if to_rasa else None
 
-        state = await self._run_db(store)
+        state = await self._database.run(store)
         if guarded.too_long:
             return await self._reply(inbound, replies.message_too_long(self._max_message_chars))
         if guarded.empty:  # e.g. only slashes: nothing for the NLU to read
@@ -155,7 +154,7 @@ class Relay:
             return None  # a button that was not offered: refused as usual
         if outcome is Outcome.KEPT_OPEN_CASE:
             shown = inbound.text if inbound.text is not None else "Xóa dữ liệu của em"
-            await self._run_db(
+            await self._database.run(
                 lambda s: transcript.add_user_message(s, self._conversation(s, inbound), clean(shown) or shown)
             )
             return await self._reply(inbound, KEPT)
@@ -173,7 +172,7 @@ class Relay:
             found = transcript.replies_after(session, conversation, after, limit)
             return [transcript.to_stored(m) for m in found]
 
-        return await self._run_db(query)
+        return await self._database.run(query)
 
     async def note(self, channel: str, external_id: str, sender: Sender, text: str) -> StoredMessage:
         """Record something for the transcript only (nothing is sent), e.g. that a
@@ -186,7 +185,7 @@ class Relay:
             stored = transcript.add_replies(session, conversation, [BotReply(text=text)], sender)
             return transcript.to_stored(stored[0])
 
-        return await self._run_db(store)
+        return await self._database.run(store)
 
     async def notify(
         self, channel: str, external_id: str, text: str, sender: Sender = Sender.SYSTEM
@@ -253,7 +252,7 @@ class Relay:
             conversation, stored = self._add_replies(session, inbound, bot_replies, sender)
             return stored, handoff.sync_case(session, conversation)
 
-        stored, case_id = await self._run_db(store)
+        stored, case_id = await self._database.run(store)
         handoff.announce(case_id)
         return stored
 
@@ -265,7 +264,7 @@ class Relay:
                 conversation = transcript.find_conversation(session, inbound.channel, inbound.external_id)
                 return conversation is not None and handoff.counsellor_holds(session, conversation)
 
-            if await self._run_db(held):
+            if await self._database.run(held):
                 return []
         return await self._finish_turn(inbound, [BotReply(text=replies.RASA_BUSY)], Sender.SYSTEM, [])
 
@@ -281,7 +280,7 @@ class Relay:
     async def _store_replies(
         self, inbound: Inbound, bot_replies: list[BotReply], sender: Sender
     ) -> list[StoredMessage]:
-        return await self._run_db(lambda s: self._add_replies(s, inbound, bot_replies, sender)[1])
+        return await self._database.run(lambda s: self._add_replies(s, inbound, bot_replies, sender)[1])
 
     def _add_replies(self, session: Session, inbound: Inbound, bot_replies: list[BotReply],
                      sender: Sender) -> tuple[Conversation, list[StoredMessage]]:
@@ -295,5 +294,3 @@ class Relay:
     def _conversation(session: Session, inbound: Inbound) -> Conversation:
         return transcript.get_or_create_conversation(session, inbound.channel, inbound.external_id)
 
-    async def _run_db(self, work: Callable[[Session], T]) -> T:
-        return await self._database.run(work)
