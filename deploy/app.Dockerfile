@@ -32,6 +32,8 @@ COPY actions/ actions/
 COPY nlu/__init__.py nlu/__init__.py
 COPY nlu/vietnamese_text.py nlu/vietnamese_text.py
 COPY nlu/risk_field.py nlu/risk_field.py
+COPY nlu/moments.py nlu/moments.py
+COPY nlu/lexicon/moments.yml nlu/lexicon/moments.yml
 COPY common/ common/
 COPY domain.yml domain.yml
 

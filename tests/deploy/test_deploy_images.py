@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from tests.deploy.deploy_support import DEPLOY, DOCKERFILES, REPO_ROOT, copy_sources, dockerfile_instructions, engine_python
@@ -39,6 +42,34 @@ def test_installs_exactly_the_lock_like_setup_env(kind: str) -> None:
         assert "--ignore-requires-python" in SETUP_ENV and "--ignore-requires-python" in runs
     base = next(i.arguments for i in instructions if i.keyword == "FROM")
     assert base.startswith("python:3.11"), "the locks are made for Python 3.11"
+
+
+def test_the_app_image_holds_every_module_the_gateway_and_the_action_server_import(tmp_path: Path) -> None:
+    """Only what app.Dockerfile copies, and the app environment: every module of `actions`
+    (loaded by the action server) and the gateway's app import there."""
+    for instruction in dockerfile_instructions(DOCKERFILES["app"]):
+        if instruction.keyword != "COPY":
+            continue
+        for source in copy_sources(instruction):
+            if source.startswith("requirements/"):
+                continue
+            target = tmp_path / source
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if (REPO_ROOT / source).is_dir():
+                shutil.copytree(REPO_ROOT / source, target, dirs_exist_ok=True)
+            else:
+                shutil.copy2(REPO_ROOT / source, target)
+    script = ("import importlib, pkgutil, actions\n"
+              "for m in pkgutil.walk_packages(actions.__path__, 'actions.'):\n"
+              "    importlib.import_module(m.name)\n"
+              "import bot.app\n"
+              "from nlu.moments import find_moment\n"
+              "assert find_moment('bạn có giữ bí mật không') is not None\n"
+              "print('OK')\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-2000:]
 
 
 def test_the_engine_image_deletes_rasas_keys_and_disables_telemetry() -> None:
