@@ -71,7 +71,7 @@ def slot_events(before: ConversationState, reply: Reply, question: str = "") -> 
         if after.topic != before.topic:
             events.append(SlotSet(TOPIC_SLOT, after.topic))
         if question and not question.startswith("/"):
-            events.append(SlotSet(LAST_QUESTION_SLOT, question))
+            events.append(SlotSet(LAST_QUESTION_SLOT, reply.read_as or question))
     # Always set, so the feedback rule's condition is exact whatever came before.
     events.append(SlotSet(AWAITING_FEEDBACK_SLOT, answered))
     return events

@@ -91,6 +91,9 @@ class Reply:
     answer_messages: tuple[str, ...] = ()
     answer_body: tuple[str, ...] = ()  # answer_messages without the basis line
     topic: str | None = None  # the answered card's topic
+    # The question as it was understood: with the conversation it leaned on, if it did
+    # ("tôi nên báo cho ai" after a disclosure), so that the next follow-up keeps the thread.
+    read_as: str | None = None
 
     @property
     def answer_text(self) -> str:
@@ -136,12 +139,16 @@ class KnowledgeBase:
             # is read in the conversation: what was disclosed or asked just before.
             ranking = self.rank(message, state.audience, state.topic, state.last_question)
             decision = self.index.decide(ranking)
+            leaned_on = state.last_question
+        else:
+            leaned_on = None
         pending = self.cards.get(state.pending_card or "")
         if decision.kind != "answer" and pending is not None and given_audience:
             # "Tôi là phụ huynh" typed instead of pressing a button: answer what was asked.
             return self._answer(pending, 1.0, state)
         if decision.kind == "answer":
-            return self._answer(self.cards[decision.card_ids[0]], decision.confidence, state)
+            answer = self._answer(self.cards[decision.card_ids[0]], decision.confidence, state)
+            return replace(answer, read_as=read_with(message.text, leaned_on)) if leaned_on else answer
         if decision.kind == "clarify":
             return self._clarify(decision, state)
         return self._topics(ranking, message.intent, decision.confidence, state)
@@ -212,6 +219,14 @@ class KnowledgeBase:
 # A question answered below this confidence on its own is read again in the conversation.
 LEANS_ON_CONTEXT = 0.3
 _FOLLOW_UP = re.compile(r"^(?:the con|con neu|vay con|the neu|vay neu|neu la|con|vay thi|the thi|the|vay|con truong hop)\b")
+
+
+MAX_READ_AS_CHARS = 400  # a thread of follow-ups keeps what it started from, within reason
+
+
+def read_with(question: str, context: str) -> str:
+    """A follow-up read with what it leaned on, newest first."""
+    return f"{question} {context}"[:MAX_READ_AS_CHARS]
 
 
 def is_follow_up(text: str) -> bool:
