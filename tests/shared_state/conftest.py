@@ -46,9 +46,11 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
         client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session (its SQLAlchemy URL)."""
+    """A fresh PostgreSQL database for one test (its SQLAlchemy URL). Not one per session: each
+    test's gateway has its own case keys (in its DATA_DIR), and a gateway refuses to start on a
+    database its keys cannot read (bot.db.check_keys)."""
     if not postgres_available(POSTGRES_ADMIN_URL):
         unavailable(f"PostgreSQL is not running at {POSTGRES_ADMIN_URL} (set TEST_POSTGRES_URL)")
     name = f"test_shared_{os.getpid()}_{uuid.uuid4().hex[:8]}"
