@@ -3,7 +3,7 @@
 On the local PostgreSQL server (the deployed stack runs the same commands through
 `docker compose exec`), a gateway database owned by its own login role, as
 deploy/postgres/init-databases.sh makes it, gets cases through the real code path:
-web chat disclosures over a fake Rasa (tests/gateway/fake_rasa.py), a counsellor
+web chat disclosures over a fake Rasa (devtools/fake_rasa.py), a counsellor
 who takes a case, replies and writes a note in the console. With the gateway
 stopped it is dumped with `pg_dump --format custom`; the keys are kept apart
 (CASE_ENCRYPTION_KEYS and `secrets/user_ref_key`); the dump is restored into a
