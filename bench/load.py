@@ -53,6 +53,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 
+from cryptography.fernet import Fernet  # noqa: E402
 from children import GatewayWebChat, MessageMix, PhaseResult, PlainRasaRest, Target, run_phase  # noqa: E402
 from procstats import ProcessUsage, StackSampler, this_process_cpu  # noqa: E402
 from profile_report import read_profiles, report  # noqa: E402
@@ -115,8 +116,11 @@ def forget_redis_keys(prefix: str) -> None:
 
 
 def make_stack(model: Path, data_dir: Path, urls: dict[str, str], *, rasa_processes: int, gateway_workers: int,
-               redis_prefix: str, profile_dir: Path | None) -> Stack:
+               redis_prefix: str, profile_dir: Path | None, keys: dict[str, str]) -> Stack:
     env = {
+        # Both stacks of a run share its databases, so they share its keys: a gateway refuses a
+        # database its keys cannot read (bot.db.check_keys).
+        **keys,
         "STAFFED_HOURS": "always",
         "REDIS_KEY_PREFIX": redis_prefix,
         # One client address for every child: lift the per-address and per-person limits.
@@ -182,6 +186,7 @@ def run(args: argparse.Namespace, model: Path) -> Report:
     think = args.think
     tag = secrets.token_hex(4)
     redis_prefix = f"bench-{tag}:"
+    keys = {"CASE_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "TRACKER_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
     with tempfile.TemporaryDirectory(prefix="load-bench-") as directory, fresh_databases(tag) as urls:
         profile_dir = Path(directory) / "profile"
         profile_dir.mkdir()
@@ -189,7 +194,7 @@ def run(args: argparse.Namespace, model: Path) -> Report:
             # ---- one Rasa process: the levels, saturation, profile, start-up ----
             stack = make_stack(model, Path(directory) / "one", urls, rasa_processes=1,
                                gateway_workers=args.gateway_workers, redis_prefix=redis_prefix,
-                               profile_dir=None if args.no_profile else profile_dir)
+                               profile_dir=None if args.no_profile else profile_dir, keys=keys)
             started = time.monotonic()
             with stack:
                 report_.startup["whole stack (cold, parallel)"] = time.monotonic() - started
@@ -224,7 +229,7 @@ def run(args: argparse.Namespace, model: Path) -> Report:
             if not args.no_scaling:
                 stack = make_stack(model, Path(directory) / "two", urls, rasa_processes=2,
                                    gateway_workers=args.gateway_workers, redis_prefix=redis_prefix,
-                                   profile_dir=None)
+                                   profile_dir=None, keys=keys)
                 started = time.monotonic()
                 with stack:
                     report_.startup["whole stack, 2 Rasa (cold, parallel)"] = time.monotonic() - started
