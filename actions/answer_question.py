@@ -33,16 +33,13 @@ from actions.knowledge_base.service import (
     default_database,
     default_knowledge_base,
 )
+from actions.slots import AUDIENCE_SLOT, LAST_CARD_SLOT, LAST_QUESTION_SLOT, TOPIC_SLOT
 
 logger = logging.getLogger(__name__)
 
-AUDIENCE_SLOT = "audience"
 AUDIENCE_ASKED_SLOT = "kb_audience_asked"
 PENDING_CARD_SLOT = "kb_pending_card"
-LAST_CARD_SLOT = "last_card"
 AWAITING_FEEDBACK_SLOT = "kb_awaiting_feedback"
-TOPIC_SLOT = "conversation_topic"
-LAST_QUESTION_SLOT = "kb_last_question"
 
 
 def conversation_state(tracker: Tracker) -> ConversationState:

@@ -29,13 +29,14 @@ from rasa_sdk.types import DomainDict
 
 from actions import conversation_messages as talk
 from actions.knowledge_base.audience import PARENT, infer_audience, is_strong_adult_cue
-from actions.safety import AUDIENCE_SLOT, DISCLOSED_SLOT, TOPIC_SLOT, is_adult, utter
+from actions.knowledge_base.replies import AUDIENCE_ENTITY
+from actions.safety import is_adult, utter
+from actions.slots import AUDIENCE_SLOT, DISCLOSED_SLOT, LAST_CARD_SLOT, TOPIC_SLOT
 from common.dialogue import SLOT_HANDOFF_REQUESTED
 from nlu.moments import MOMENT_KEY, Moment, find_moment
 
 logger = logging.getLogger(__name__)
 
-AUDIENCE_ENTITY = "audience"
 LAW_TOPIC = "criminal-law"  # the cards that say what happens to a person who harms a child
 
 
@@ -118,4 +119,4 @@ class ActionRespondToMoment(Action):
         # A child gets what the law does in plain words; the article numbers are for adults.
         for message in (reply.answer_messages if is_adult(tracker) else reply.answer_body):
             dispatcher.utter_message(text=message)
-        return [SlotSet("last_card", reply.card_id), SlotSet(TOPIC_SLOT, reply.topic or tracker.get_slot(TOPIC_SLOT))]
+        return [SlotSet(LAST_CARD_SLOT, reply.card_id), SlotSet(TOPIC_SLOT, reply.topic or tracker.get_slot(TOPIC_SLOT))]

@@ -32,6 +32,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import safety_messages as say
 from actions.safety_messages import Reply
+from actions.slots import AUDIENCE_SLOT, DISCLOSED_SLOT, LAST_QUESTION_SLOT, TOPIC_SLOT
 from common.dialogue import (
     ACTION_HANDOFF_CHECK_IN,
     CASE_RISK_LEVELS,
@@ -45,9 +46,6 @@ from nlu.risk_field import CUE_CATEGORIES  # lexicon categories that only say "n
 logger = logging.getLogger(__name__)
 
 CHOICE_ENTITY = "handoff_choice"
-DISCLOSED_SLOT = "disclosed"
-AUDIENCE_SLOT = "audience"
-TOPIC_SLOT = "conversation_topic"  # read by the knowledge base (actions/answer_question.py)
 # Knowledge-base cards with self-help steps for concerns (actions/knowledge_base/content).
 CONCERN_CARDS = {"bullying": "school-violence-being-bullied", "mental_health": "mental-health-feeling-sad"}
 INTENT_CATEGORIES = {"disclose_abuse": "abuse", "self_harm": "self_harm",
@@ -161,7 +159,7 @@ class ActionRespondToRisk(Action):
                 if topic:
                     events.append(SlotSet(TOPIC_SLOT, topic))
                 # The disclosure is what the questions that follow lean on (actions/answer_question.py).
-                events.append(SlotSet("kb_last_question", disclosed))
+                events.append(SlotSet(LAST_QUESTION_SLOT, disclosed))
 
         if level == "imminent":
             replies = say.replies_for(level, intent, categories, adult)
@@ -234,7 +232,7 @@ class ActionSupportConcern(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         intent = intent_of(tracker)
         card = CONCERN_CARDS.get(intent) or CONCERN_CARDS["mental_health"]
-        texts = _card_texts(card, tracker.get_slot("audience"))
+        texts = _card_texts(card, tracker.get_slot(AUDIENCE_SLOT))
         if texts:
             for text in texts:
                 dispatcher.utter_message(text=text)

@@ -8,10 +8,11 @@ from dataclasses import replace
 
 import pytest
 
-from actions.answer_question import LAST_QUESTION_SLOT, slot_events
+from actions.answer_question import slot_events
 from actions.knowledge_base.content import read_content
 from actions.knowledge_base.service import MAX_READ_AS_CHARS, ConversationState, KnowledgeBase, UserMessage
 from actions.safety import disclosure_context
+from actions.slots import LAST_QUESTION_SLOT
 from tests.kb.kb_paths import REAL_CONTENT
 
 DISCLOSURE = "con tôi 14 tuổi bị bạn cùng lớp đánh hội đồng, quay clip đăng lên mạng"
