@@ -30,7 +30,7 @@ _TEXTS: dict[str, dict[str, tuple[Reply, ...]]] = {
                   "mình biết tên hay địa chỉ. Lúc nào em muốn, em nhắn \"xóa dữ liệu của em\" là mình xóa hết."),
             Reply("Mình chỉ nói thật với em một điều: nếu em đang gặp nguy hiểm, mình sẽ mời tư vấn viên của "
                   "Tổng đài 111 giúp em. Để giữ an toàn cho em, họ có thể cần báo cho người có trách nhiệm, "
-                  "nhưng thông tin về em luôn được giữ bí mật."),
+                  "và pháp luật buộc họ giữ bí mật về người đã kể, tức là em."),
         ),
         "adult": (
             Reply("Những gì anh/chị kể ở đây được giữ kín: mình không hỏi tên hay địa chỉ, và thông tin về người "
