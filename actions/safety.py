@@ -30,6 +30,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import conversation_messages as talk
 from actions import safety_messages as say
 from actions.safety_messages import Reply
 from actions.slots import AUDIENCE_SLOT, DISCLOSED_SLOT, LAST_QUESTION_SLOT, TOPIC_SLOT
@@ -213,9 +214,7 @@ class ActionCheckIn(Action):
             # ("tại em mà", "chú có bị đi tù không") or keep listening.
             if ((tracker.latest_message or {}).get("moment") or {}).get("kind"):
                 return [FollowupAction("action_respond_to_moment")]
-            from actions.conversation_messages import texts
-
-            utter(dispatcher, texts("listening", is_adult(tracker)))
+            utter(dispatcher, talk.texts("listening", is_adult(tracker)))
             return []
         utter(dispatcher, say.CHECK_IN_ADULT if is_adult(tracker) else say.CHECK_IN)
         return [SlotSet("risk_level", "concern")]
