@@ -27,6 +27,17 @@ if $only_path || [ -f "$venv/.complete" ]; then
   exit 0
 fi
 
+mkdir -p "$home"
+# Two `make` commands started together (make run in one terminal, make test in another)
+# would both build the same environment, each deleting the other's half-built one: the
+# second waits here for the first, then finds the environment complete.
+exec 9>"$venv.lock"
+flock 9
+if [ -f "$venv/.complete" ]; then
+  echo "$venv/bin/python"
+  exit 0
+fi
+
 "$root/scripts/install_system_packages.sh" "$kind" >&2
 
 python=${PYTHON:-python3.11}
@@ -35,7 +46,6 @@ command -v "$python" >/dev/null || python=python3
   || { echo "Python 3.11 is required (found $("$python" --version))" >&2; exit 1; }
 
 echo "Creating the $kind environment in $venv (first time only) ..." >&2
-mkdir -p "$home"
 # An interrupted install leaves no .complete marker and is rebuilt from scratch.
 rm -rf "$venv"
 "$python" -m venv "$venv"
