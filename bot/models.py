@@ -1,4 +1,5 @@
-"""Tables of the gateway in the app database.
+"""Tables of the gateway in the app database: conversations and their messages, and the
+state the channel adapters keep (message references, Zalo windows and tokens).
 
 All tables of the app database share `Base.metadata`, which the Alembic
 environment imports to autogenerate migrations.
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Enum,
     ForeignKey,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -136,3 +139,40 @@ class OfferedButton(Base):
     title: Mapped[str] = mapped_column(String(BUTTON_TITLE_MAX_CHARS))
     payload: Mapped[str] = mapped_column(String(PAYLOAD_MAX_CHARS))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+# Channel state (the adapters in bot.channels use these; the tables live here with the rest).
+
+class MessageRef(Base):
+    __tablename__ = "channel_message_refs"
+    __table_args__ = (Index("ix_channel_message_refs_channel_external_id", "channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(CHANNEL_MAX_CHARS))
+    external_id: Mapped[str] = mapped_column(String(EXTERNAL_ID_MAX_CHARS))
+    platform_message_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class ZaloWindow(Base):
+    """When Zalo last refused to deliver to a conversation (outside the 7-day window)."""
+
+    __tablename__ = "zalo_windows"
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    error_code: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class ZaloToken(Base):
+    __tablename__ = "zalo_oa_tokens"
+
+    oa_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text, default="")
+    refresh_token: Mapped[str] = mapped_column(Text, default="")
+    access_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # Refreshing failed: a person must authorise the app for this OA again.
+    needs_reauth: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -8,23 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, Index, Integer, String, delete, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
-from bot.models import CHANNEL_MAX_CHARS, EXTERNAL_ID_MAX_CHARS, Base, utc_now
+from bot.models import MessageRef, utc_now
 
 DELETABLE_FOR = timedelta(hours=48)
 
-
-class MessageRef(Base):
-    __tablename__ = "channel_message_refs"
-    __table_args__ = (Index("ix_channel_message_refs_channel_external_id", "channel", "external_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(CHANNEL_MAX_CHARS))
-    external_id: Mapped[str] = mapped_column(String(EXTERNAL_ID_MAX_CHARS))
-    platform_message_id: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
 def remember(session: Session, channel: str, external_id: str, platform_message_id: str,

@@ -29,12 +29,12 @@ from datetime import datetime, timedelta
 
 import anyio.to_thread
 import httpx
-from sqlalchemy import Boolean, DateTime, Engine, String, Text, event, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from bot.db import Database, make_engine
-from bot.models import Base, as_utc, utc_now
+from bot.models import ZaloToken, as_utc, utc_now
 from bot.settings import ZaloSettings
 
 logger = logging.getLogger(__name__)
@@ -44,16 +44,6 @@ REFRESH_AHEAD = timedelta(hours=1)
 OAUTH_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 
-class ZaloToken(Base):
-    __tablename__ = "zalo_oa_tokens"
-
-    oa_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    access_token: Mapped[str] = mapped_column(Text, default="")
-    refresh_token: Mapped[str] = mapped_column(Text, default="")
-    access_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    # Refreshing failed: a person must authorise the app for this OA again.
-    needs_reauth: Mapped[bool] = mapped_column(Boolean, default=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
 class TokenRefreshFailed(Exception):

@@ -11,25 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, ForeignKey, Integer, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, object_session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
-from bot.models import Base, Conversation, Message, Sender, as_utc, utc_now
+from bot.models import Conversation, Message, Sender, ZaloWindow, as_utc, utc_now
 
 FREE_REPLY_WINDOW = timedelta(hours=48)
 MESSAGING_WINDOW = timedelta(days=7)
 
 
-class ZaloWindow(Base):
-    """When Zalo last refused to deliver to a conversation (outside the 7-day window)."""
-
-    __tablename__ = "zalo_windows"
-
-    conversation_id: Mapped[int] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
-    )
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    error_code: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 @dataclass(frozen=True)

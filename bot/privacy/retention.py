@@ -35,7 +35,7 @@ from bot import dedupe
 from bot.cases.models import OPEN_STATUSES, Case, ConsoleSession
 from bot.channels import message_refs
 from bot.db import Database
-from bot.models import Conversation, as_utc, utc_now
+from bot.models import Conversation, MessageRef, as_utc, utc_now
 from bot.outbox import CANCELLED, FAILED, SENT, OutboxItem
 from bot.privacy import forget, stores
 from bot.privacy.models import CaseCount
@@ -135,9 +135,9 @@ class Retention:
         report.outbox_rows = _rowcount(session.execute(delete(OutboxItem).where(
             OutboxItem.status.in_((SENT, FAILED, CANCELLED)), OutboxItem.created_at < outbox_cutoff)))
         report.inbound_ids = dedupe.purge_old(session, now)
-        refs_before = session.scalar(select(func.count()).select_from(message_refs.MessageRef)) or 0
+        refs_before = session.scalar(select(func.count()).select_from(MessageRef)) or 0
         message_refs.purge_old(session, now)
-        refs_after = session.scalar(select(func.count()).select_from(message_refs.MessageRef)) or 0
+        refs_after = session.scalar(select(func.count()).select_from(MessageRef)) or 0
         report.message_refs = refs_before - refs_after
         report.console_sessions = _rowcount(session.execute(
             delete(ConsoleSession).where(ConsoleSession.expires_at < now)))

@@ -18,9 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot import dedupe
 from bot.cases.models import Case, CaseEntry, CaseEvent, CaseNote
-from bot.channels.message_refs import MessageRef
-from bot.channels.zalo_windows import ZaloWindow
-from bot.models import Conversation, Message, OfferedButton
+from bot.models import Conversation, Message, MessageRef, OfferedButton, ZaloWindow
 from bot.outbox import OutboxItem
 
 logger = logging.getLogger(__name__)
