@@ -18,17 +18,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from bot import channels, webchat
+from bot import webchat
 from bot.admission import Admission
 from bot.api_docs import render_api_docs
 from bot.api_errors import install_error_handlers
 from bot.body_limit import BodySizeLimit
 from bot.cases.crypto import UserRefs
+from bot.channels import push
 from bot.console import routes as console
 from bot.coordination.build import build as build_coordination
 from bot.coordination.job_lock import one_at_a_time
 from bot.db import Database, check_keys, migrate
-from bot.delivery import Deliveries
 from bot.handoff import Handoff
 from bot.outbox import Outbox
 from common import redaction
@@ -39,6 +39,7 @@ from bot.rasa_client import RasaClient
 from bot.relay import Relay
 from bot.security_headers import SecurityHeaders
 from bot.settings import Settings, get_settings
+from bot.speaker import Speaker
 
 STATIC_DIR = Path(__file__).parent / "static"
 # A message at the cap, JSON-escaped as \uXXXX surrogate pairs (12 bytes a
@@ -64,20 +65,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.poll_limits = coordination.limits("poll", webchat.POLL_BURST, webchat.POLL_PER_MINUTE)
         rasa = RasaClient(settings.rasa_urls, settings.rasa_token)
         app.state.rasa = rasa
-        app.state.deliveries = Deliveries()
         # Push channels (Telegram, Zalo): replies go to the outbox with the transcript.
         outbox = Outbox(database, settings.channel_lease_seconds)
+        # Everything said to a person is stored and, for a push channel, queued in one unit of work.
+        speaker = Speaker(database, on_replies=push.reply_hook(outbox))
         # Escalation: cases, the handoff lock (in the relay) and the counsellor console.
         assert database.keyring is not None
-        handoff = Handoff(database, rasa, app.state.deliveries, database.keyring,
-                          UserRefs.from_data_dir(settings.data_dir), settings, feed=coordination.feed)
+        handoff = Handoff(database, rasa, speaker, database.keyring,
+                          UserRefs.from_data_dir(settings.data_dir), settings, feed=coordination.feed,
+                          turn_locks=coordination.turn_locks)
         app.state.handoff = handoff
         app.state.console = console.ConsoleContext(database, handoff, settings, console.auth.LoginThrottle())
         tracker = TrackerStore(settings.rasa_tracker_url)  # Rasa's `events` table, for deleting only
         # At most so many Rasa calls at once in this worker; a child waits seconds, never half a minute.
         admission = Admission(settings.rasa_max_in_flight, settings.rasa_reply_deadline_seconds)
         app.state.relay = Relay(
-            database, rasa, settings.max_message_chars, on_replies=channels.reply_hook(outbox),
+            database, rasa, settings.max_message_chars, speaker=speaker,
             handoff=handoff, forgetting=Forgetting(database, tracker),
             log_message_text=settings.log_message_text, turn_locks=coordination.turn_locks,
             admission=admission,
@@ -92,9 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             database, "forget", retention.apply_pending_forgets)
         retention_job = asyncio.create_task(app.state.retention.run(settings.retention_check_seconds))
         try:
-            async with channels.run_channels(
-                app, settings, database, app.state.relay, outbox, app.state.deliveries
-            ):
+            async with push.run_channels(app, settings, database, app.state.relay, outbox):
                 yield
         finally:
             waiting_watch.cancel()
@@ -128,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(SecurityHeaders)  # added last = outermost: on every response
     app.include_router(webchat.router)
-    app.include_router(channels.router)  # /telegram/webhook, /zalo/webhook
+    app.include_router(push.router)  # /telegram/webhook, /zalo/webhook
     console.install(app)  # /console: the counsellors' side
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -24,7 +24,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,15 +39,12 @@ from bot.cases.models import Case, CaseStatus, Risk, Role, StaffUser
 from bot.coordination.job_lock import lock_in_transaction
 from bot.coordination.turn_locks import LocalTurnLocks, TurnLocks, TurnLockTimeout, turn_key
 from bot.db import Database
-from bot.delivery import Deliveries
-from bot.messages import Inbound, StoredMessage
+from bot.messages import BotReply, Inbound, StoredMessage
 from bot.models import Conversation, Sender, utc_now
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.settings import Settings
+from bot.speaker import Speaker
 from common.dialogue import ACTION_HANDOFF_CHECK_IN, ACTION_LISTEN, SLOT_HANDOFF_REQUESTED
-
-if TYPE_CHECKING:
-    from bot.relay import Relay
 
 logger = logging.getLogger(__name__)
 
@@ -94,26 +91,20 @@ def wait_limits(settings: Settings) -> dict[Risk, int]:
 
 
 class Handoff:
-    def __init__(self, database: Database, rasa: RasaClient, deliveries: Deliveries, keyring: Keyring,
+    def __init__(self, database: Database, rasa: RasaClient, speaker: Speaker, keyring: Keyring,
                  user_refs: UserRefs, settings: Settings, feed: CaseFeed | None = None,
                  alerts: StaffAlerts | None = None, turn_locks: TurnLocks | None = None) -> None:
         self._database = database
-        # The relay's turn locks (bind() takes them from the relay it is bound to).
+        # The same turn locks as the relay's: one lock per conversation, shared with its turns.
         self._turn_locks: TurnLocks = turn_locks or LocalTurnLocks()
         self._rasa = rasa
-        self._deliveries = deliveries
+        self._speaker = speaker  # the relay's: what is said to a person is stored and queued once
         self.keyring = keyring
         self._user_refs = user_refs
         self.feed = feed or CaseFeed()
         self.alerts = alerts or StaffAlerts()
         self.limits = wait_limits(settings)
         self.hours = StaffedHours.parse(settings.staffed_hours, settings.staffed_timezone)
-        self._relay: Relay | None = None
-
-    def bind(self, relay: Relay) -> None:
-        """The relay stores and sends what we say to a person (so push channels get it too)."""
-        self._relay = relay
-        self._turn_locks = relay.turn_locks  # one lock per conversation, shared with its turns
 
     # ---- called by the relay ------------------------------------------------------------
 
@@ -206,7 +197,7 @@ class Handoff:
             return []
         text = (wording.waiting(self.limits[Risk(risk)], ahead) if staffed
                 else wording.out_of_hours(self.hours.describe()))
-        return await self._relay_or_fail().notify(inbound.channel, inbound.external_id, text)
+        return await self._speaker.say(inbound.channel, inbound.external_id, [BotReply(text=text)])
 
     # ---- called by the console ------------------------------------------------------------
 
@@ -337,9 +328,8 @@ class Handoff:
             yield
 
     async def _say(self, ref: CaseRef, text: str, sender: Sender) -> list[StoredMessage]:
-        """Store a message for the person, deliver it (push channels), add it to the case."""
-        stored = await self._relay_or_fail().notify(ref.channel, ref.external_id, text, sender=sender)
-        await self._deliveries.send(ref.channel, ref.external_id, stored)
+        """Store a message for the person and queue it (push channels); add it to the case."""
+        stored = await self._speaker.say(ref.channel, ref.external_id, [BotReply(text=text)], sender)
 
         def sync(session: Session) -> None:
             case = session.get(Case, ref.id)
@@ -373,8 +363,7 @@ class Handoff:
         if not replies:
             await self._say(ref, wording.CHECK_IN_FALLBACK, Sender.SYSTEM)
             return
-        stored = await self._relay_or_fail().store_bot_replies(ref.channel, ref.external_id, replies)
-        await self._deliveries.send(ref.channel, ref.external_id, stored)
+        await self._speaker.say(ref.channel, ref.external_id, replies, Sender.BOT)
 
     async def _alert_recipients(self) -> list[str]:
         def work(session: Session) -> list[str]:
@@ -383,12 +372,6 @@ class Handoff:
             return [s.alert_chat_id for s in staff if s.alert_chat_id and s.has_role(Role.COUNSELLOR)]
 
         return await self._database.run(work)
-
-    def _relay_or_fail(self) -> Relay:
-        if self._relay is None:
-            raise RuntimeError("Handoff.bind(relay) was not called")
-        return self._relay
-
 
 
 def _staff(session: Session, staff_id: int) -> StaffUser:

@@ -174,24 +174,6 @@ class Outbox:
                       message.text, message.buttons or [], transport.max_chars)
         self.wake()
 
-    async def enqueue_stored(self, channel: str, external_id: str, messages: Sequence[StoredMessage]) -> None:
-        """For messages stored elsewhere (a counsellor's), via bot.delivery."""
-        transport = self._transports.get(channel)
-        if transport is None:
-            return
-
-        def work(session: Session) -> None:
-            for message in messages:
-                exists = session.scalars(
-                    select(OutboxItem.id).where(OutboxItem.message_id == message.id).limit(1)
-                ).first()
-                if exists is None:
-                    self._add(session, channel, external_id, message.id, message.text,
-                              [b.as_dict() for b in message.buttons], transport.max_chars)
-
-        await self._database.run(work)
-        self.wake()
-
     def _add(self, session: Session, channel: str, external_id: str, message_id: int | None,
              text: str, buttons: list[dict[str, Any]], max_chars: int) -> None:
         parts = split_text(text, max_chars) if text.strip() else [""]

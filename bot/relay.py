@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -31,8 +30,9 @@ from bot.admission import Admission
 from bot.coordination.turn_locks import LocalTurnLocks, TurnLocks, TurnLockTimeout, turn_key
 from bot.db import Database
 from bot.messages import GREETING_PAYLOAD, BotReply, Inbound, StoredMessage
-from bot.models import Conversation, Message, Sender
+from bot.models import Conversation, Sender
 from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.speaker import Speaker
 from common.text_guard import clean, guard_free_text
 
 if TYPE_CHECKING:
@@ -40,11 +40,6 @@ if TYPE_CHECKING:
     from bot.privacy.forget import Forgetting
 
 logger = logging.getLogger(__name__)
-
-
-# Called inside the unit of work that stores replies, so whatever it writes
-# (the outbox of push channels) commits or rolls back with them.
-ReplyHook = Callable[[Session, Conversation, list[Message]], None]
 
 
 class RejectedMessage(ValueError):
@@ -62,7 +57,7 @@ class Relay:
         database: Database,
         rasa: RasaClient,
         max_message_chars: int,
-        on_replies: ReplyHook | None = None,
+        speaker: Speaker | None = None,
         handoff: Handoff | None = None,
         forgetting: Forgetting | None = None,
         log_message_text: bool = False,
@@ -76,10 +71,9 @@ class Relay:
         self._log_message_text = log_message_text  # development only (LOG_MESSAGE_TEXT)
         self._rasa = rasa
         self._max_message_chars = max_message_chars
-        self._on_replies = on_replies
+        # What the bot and the gateway say is stored and queued by the speaker (bot/speaker.py).
+        self.speaker = speaker or Speaker(database)
         self._handoff = handoff
-        if handoff is not None:
-            handoff.bind(self)
 
     async def handle(self, inbound: Inbound) -> list[StoredMessage]:
         """Process one message; return the replies meant for the person, in order (or the busy
@@ -162,45 +156,6 @@ class Relay:
         kept = outcome is Outcome.FORGOTTEN_CASE_RECORD_KEPT
         return await self._reply(inbound, CONFIRMED_CASE_RECORD_KEPT if kept else CONFIRMED)
 
-    async def replies_after(
-        self, channel: str, external_id: str, after: int, limit: int
-    ) -> list[StoredMessage]:
-        def query(session: Session) -> list[StoredMessage]:
-            conversation = transcript.find_conversation(session, channel, external_id)
-            if conversation is None:
-                return []
-            found = transcript.replies_after(session, conversation, after, limit)
-            return [transcript.to_stored(m) for m in found]
-
-        return await self._database.run(query)
-
-    async def note(self, channel: str, external_id: str, sender: Sender, text: str) -> StoredMessage:
-        """Record something for the transcript only (nothing is sent), e.g. that a
-        child left quickly, or a counsellor's turn typed in the channel's own tool."""
-
-        def store(session: Session) -> StoredMessage:
-            conversation = transcript.get_or_create_conversation(session, channel, external_id)
-            if sender is Sender.USER:
-                return transcript.to_stored(transcript.add_user_message(session, conversation, text))
-            stored = transcript.add_replies(session, conversation, [BotReply(text=text)], sender)
-            return transcript.to_stored(stored[0])
-
-        return await self._database.run(store)
-
-    async def notify(
-        self, channel: str, external_id: str, text: str, sender: Sender = Sender.SYSTEM
-    ) -> list[StoredMessage]:
-        """Say something of the gateway's own (or a counsellor's) to the person (stored, then delivered)."""
-        inbound = Inbound(channel=channel, external_id=external_id, text="")
-        return await self._store_replies(inbound, [BotReply(text=text)], sender)
-
-    async def store_bot_replies(
-        self, channel: str, external_id: str, bot_replies: list[BotReply]
-    ) -> list[StoredMessage]:
-        """Store replies Rasa gave outside a user turn (e.g. the check-in after a handoff)."""
-        inbound = Inbound(channel=channel, external_id=external_id, text="")
-        return await self._store_replies(inbound, bot_replies, Sender.BOT)
-
     def _store_button_press(self, session: Session, inbound: Inbound) -> tuple[str, Conversation]:
         assert inbound.payload is not None
         if inbound.opens_conversation:  # Messages guarantees it is the greeting
@@ -249,7 +204,8 @@ class Relay:
             return stored + await self._after_turn(inbound, instructions)
 
         def store(session: Session) -> tuple[list[StoredMessage], int | None]:
-            conversation, stored = self._add_replies(session, inbound, bot_replies, sender)
+            conversation, stored = self.speaker.add(session, inbound.channel, inbound.external_id,
+                                                    bot_replies, sender)
             return stored, handoff.sync_case(session, conversation)
 
         stored, case_id = await self._database.run(store)
@@ -280,15 +236,7 @@ class Relay:
     async def _store_replies(
         self, inbound: Inbound, bot_replies: list[BotReply], sender: Sender
     ) -> list[StoredMessage]:
-        return await self._database.run(lambda s: self._add_replies(s, inbound, bot_replies, sender)[1])
-
-    def _add_replies(self, session: Session, inbound: Inbound, bot_replies: list[BotReply],
-                     sender: Sender) -> tuple[Conversation, list[StoredMessage]]:
-        conversation = self._conversation(session, inbound)
-        stored = transcript.add_replies(session, conversation, bot_replies, sender)
-        if self._on_replies is not None:
-            self._on_replies(session, conversation, stored)
-        return conversation, [transcript.to_stored(m) for m in stored]
+        return await self.speaker.say(inbound.channel, inbound.external_id, bot_replies, sender)
 
     @staticmethod
     def _conversation(session: Session, inbound: Inbound) -> Conversation:

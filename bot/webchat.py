@@ -145,7 +145,7 @@ async def get_messages(
                             "Too many requests; wait a little before asking again.")
     if limited is not None:
         return limited
-    return _render(await _relay(request).replies_after(CHANNEL, conversation_id, after, POLL_LIMIT))
+    return _render(await _relay(request).speaker.replies_after(CHANNEL, conversation_id, after, POLL_LIMIT))
 
 
 def _send_limits(request: Request) -> ChannelLimits | None:

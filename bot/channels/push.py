@@ -1,9 +1,10 @@
-"""Push channels (Telegram, Zalo OA) behind the one gateway.
+"""Push channels (Telegram, Zalo OA) wired into the one gateway.
 
     outbox = Outbox(database, settings.channel_lease_seconds)
-    relay = Relay(..., on_replies=reply_hook(outbox))
-    app.include_router(channels.router)
-    async with run_channels(app, settings, database, relay, outbox, deliveries):
+    speaker = Speaker(database, on_replies=push.reply_hook(outbox))
+    relay = Relay(..., speaker=speaker)
+    app.include_router(push.router)
+    async with run_channels(app, settings, database, relay, outbox):
         ...
 
 Every update goes: webhook/poller -> bot.dedupe (stored, acknowledged) ->
@@ -23,15 +24,14 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.orm import Session
 
-from bot.channels import message_refs  # noqa: F401 (its table belongs to the schema)
 from bot.channels import telegram, zalo
 from bot.channels.intake import Intake, finish_current_update
 from bot.db import Database
-from bot.delivery import Deliveries
 from bot.models import Conversation, Message
 from bot.outbox import Outbox
-from bot.relay import ReplyHook, Relay
+from bot.relay import Relay
 from bot.settings import Settings
+from bot.speaker import ReplyHook
 
 logger = logging.getLogger(__name__)
 
@@ -53,19 +53,17 @@ def reply_hook(outbox: Outbox) -> ReplyHook:
 
 @asynccontextmanager
 async def run_channels(app: FastAPI, settings: Settings, database: Database, relay: Relay,
-                       outbox: Outbox, deliveries: Deliveries) -> AsyncIterator[None]:
+                       outbox: Outbox) -> AsyncIterator[None]:
     limiter = getattr(app.state, "rate_limits", None)
     intake = Intake(database, settings.channel_lease_seconds,
                     limiter.per_person if limiter is not None else None)
     channels: list[Any] = []
     if settings.telegram is not None:
         app.state.telegram = telegram.TelegramChannel(settings.telegram, relay, outbox, intake, database)
-        deliveries.register(telegram.CHANNEL, telegram.TelegramSender(outbox))
         channels.append(app.state.telegram)
     if settings.zalo is not None:
         accounts = {settings.zalo.oa_id: settings.zalo}
         app.state.zalo = zalo.ZaloChannel(accounts, relay, outbox, intake, database)
-        deliveries.register(zalo.CHANNEL, zalo.ZaloSender(outbox))
         channels.append(app.state.zalo)
     # Several workers (REDIS_URL): the platforms' rate limits are paced together.
     coordination = getattr(app.state, "coordination", None)

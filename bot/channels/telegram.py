@@ -48,7 +48,7 @@ from bot.channels.intake import Intake
 from bot.channels.quick_exit import BUTTON_TITLE, is_quick_exit
 from bot.channels.ratelimit import RateLimiter
 from bot.db import Database
-from bot.messages import GREETING_PAYLOAD, Inbound, StoredMessage
+from bot.messages import GREETING_PAYLOAD, BotReply, Inbound, StoredMessage
 from bot.models import Conversation, Message, Sender
 from bot.outbox import Outbox, Outgoing, RetryLater, Sent, SendResult, Undeliverable
 from bot.relay import RejectedMessage, Relay
@@ -205,7 +205,7 @@ class TelegramChannel:
         if message.caption and message.caption.strip():
             # What the child wrote under the picture is text like any other (a
             # disclosure may be there); the picture itself is only noted.
-            await self._relay.note(CHANNEL, chat_id, Sender.USER, replies.attachment_notice(kinds))
+            await self._relay.speaker.note(CHANNEL, chat_id, Sender.USER, replies.attachment_notice(kinds))
             await self._handle(Inbound(channel=CHANNEL, external_id=chat_id, text=message.caption, **_refs(update)))
             return
         await self._handle(Inbound(channel=CHANNEL, external_id=chat_id, attachments=kinds, **_refs(update)))
@@ -275,7 +275,7 @@ class TelegramChannel:
         """Nothing more appears, what can be deleted is, one neutral line stays,
         and the transcript tells the counsellor the child had to leave."""
         await self._outbox.cancel_pending(CHANNEL, chat_id)
-        await self._relay.note(CHANNEL, chat_id, Sender.USER, replies.CHILD_LEFT_QUICKLY)
+        await self._relay.speaker.note(CHANNEL, chat_id, Sender.USER, replies.CHILD_LEFT_QUICKLY)
         refs = await self._database.run(lambda s: [(r.id, r.platform_message_id)
                                              for r in message_refs.deletable(s, CHANNEL, chat_id)])
         done: list[int] = []
@@ -286,7 +286,7 @@ class TelegramChannel:
                 batch, done = done, []
                 await self._database.run(lambda s, b=batch: message_refs.forget(s, b))
         await self._database.run(lambda s: message_refs.forget(s, done))
-        await self._relay.notify(CHANNEL, chat_id, replies.QUICK_EXIT_LINE)
+        await self._relay.speaker.say(CHANNEL, chat_id, [BotReply(text=replies.QUICK_EXIT_LINE)])
         self._outbox.wake()
 
     async def _delete(self, chat_id: str, message_id: str) -> None:
@@ -334,16 +334,6 @@ class TelegramTransport:
         await channel._database.run(lambda s: message_refs.remember(s, CHANNEL, item.external_id,
                                                                    str(sent.message_id)))
         return Sent(str(sent.message_id))
-
-
-class TelegramSender:
-    """bot.delivery's sender: counsellor messages and notices go through the outbox."""
-
-    def __init__(self, outbox: Outbox) -> None:
-        self._outbox = outbox
-
-    async def send(self, external_id: str, messages: Sequence[StoredMessage]) -> None:
-        await self._outbox.enqueue_stored(CHANNEL, external_id, messages)
 
 
 def _markup(item: Outgoing) -> Any:

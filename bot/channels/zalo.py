@@ -47,7 +47,7 @@ from bot.channels.ratelimit import RateLimiter
 from bot.channels.zalo_tokens import TokenRefreshFailed, ZaloTokens
 from bot.channels.zalo_windows import MessagingWindows, messaging_windows, record_window_closed
 from bot.db import Database
-from bot.messages import Inbound, StoredMessage
+from bot.messages import BotReply, Inbound, StoredMessage
 from bot.models import Conversation, Message, Sender
 from bot.outbox import Outbox, Outgoing, RetryLater, Sent, SendResult, Undeliverable
 from bot.relay import RejectedMessage, Relay
@@ -184,7 +184,7 @@ class ZaloChannel:
         # A person answered in Zalo's own OA chat tool: Zalo delivered it; record it.
         text = message.get("text") if name == "oa_send_text" else None
         shown = text if isinstance(text, str) and text.strip() else "[Tư vấn viên đã gửi một tệp hoặc ảnh qua Zalo]"
-        await self._relay.note(CHANNEL, f"{sender['id']}:{recipient['id']}", Sender.COUNSELLOR, shown)
+        await self._relay.speaker.note(CHANNEL, f"{sender['id']}:{recipient['id']}", Sender.COUNSELLOR, shown)
 
     def _chosen_button(self, conversation: str, text: str) -> str | None:
         """A number or the words of a choice the bot's latest message listed."""
@@ -206,8 +206,8 @@ class ZaloChannel:
     async def quick_exit(self, conversation: str) -> None:
         """Zalo lets an OA delete nothing: stop what is queued, note it, one neutral line."""
         await self._outbox.cancel_pending(CHANNEL, conversation)
-        await self._relay.note(CHANNEL, conversation, Sender.USER, replies.CHILD_LEFT_QUICKLY)
-        await self._relay.notify(CHANNEL, conversation, replies.QUICK_EXIT_LINE)
+        await self._relay.speaker.note(CHANNEL, conversation, Sender.USER, replies.CHILD_LEFT_QUICKLY)
+        await self._relay.speaker.say(CHANNEL, conversation, [BotReply(text=replies.QUICK_EXIT_LINE)])
         self._outbox.wake()
 
     async def _handle(self, inbound: Inbound) -> None:
@@ -224,7 +224,7 @@ class ZaloChannel:
             return found is not None and record_window_closed(session, found, code)
 
         if await self._database.run(work):
-            await self._relay.note(CHANNEL, conversation, Sender.SYSTEM, WINDOW_CLOSED_NOTICE)
+            await self._relay.speaker.note(CHANNEL, conversation, Sender.SYSTEM, WINDOW_CLOSED_NOTICE)
 
 
 
@@ -278,16 +278,6 @@ class ZaloTransport:
                 return RetryLater(f"token still refused ({code})", delay=60.0)
             return Undeliverable(f"Zalo error {code}")
         return RetryLater("unreachable")
-
-
-class ZaloSender:
-    """bot.delivery's sender: counsellor messages and notices go through the outbox."""
-
-    def __init__(self, outbox: Outbox) -> None:
-        self._outbox = outbox
-
-    async def send(self, external_id: str, messages: Sequence[StoredMessage]) -> None:
-        await self._outbox.enqueue_stored(CHANNEL, external_id, messages)
 
 
 def _with_choices(item: Outgoing) -> str:
