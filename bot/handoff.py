@@ -37,10 +37,10 @@ from bot.cases.feed import CaseFeed, Notice
 from bot.cases.hours import StaffedHours
 from bot.cases.models import Case, CaseStatus, Risk, Role, StaffUser
 from bot.coordination.job_lock import lock_in_transaction
-from bot.coordination.turn_locks import LocalTurnLocks, TurnLocks, TurnLockTimeout, turn_key
+from bot.coordination.turn_locks import LocalTurnLocks, TurnLocks, TurnLockTimeout
 from bot.db import Database
 from bot.messages import BotReply, Inbound, StoredMessage
-from bot.models import Conversation, Sender, utc_now
+from bot.models import Conversation, Sender, conversation_key, utc_now
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.settings import Settings
 from bot.speaker import Speaker
@@ -64,7 +64,7 @@ class CaseRef:
 
     @property
     def rasa_sender_id(self) -> str:
-        return f"{self.channel}:{self.external_id}"
+        return conversation_key(self.channel, self.external_id)
 
 
 @dataclass(frozen=True)
@@ -322,7 +322,7 @@ class Handoff:
         ref = await self._database.run(lambda s: _ref(s, service.load(s, case_id)))
         async with contextlib.AsyncExitStack() as stack:
             try:
-                await stack.enter_async_context(self._turn_locks.hold(turn_key(ref.channel, ref.external_id)))
+                await stack.enter_async_context(self._turn_locks.hold(conversation_key(ref.channel, ref.external_id)))
             except TurnLockTimeout:
                 raise service.CaseError("Mây vẫn đang trả lời trẻ; bạn thử lại sau giây lát.") from None
             yield

@@ -43,6 +43,12 @@ PAYLOAD_MAX_CHARS = 1000
 BUTTON_TITLE_MAX_CHARS = 200
 
 
+def conversation_key(channel: str, external_id: str) -> str:
+    """A conversation's one name outside the app database: Rasa's sender id (and so the tracker's),
+    and the key of its turn lock."""
+    return f"{channel}:{external_id}"
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -82,7 +88,7 @@ class Conversation(Base):
 
     @property
     def rasa_sender_id(self) -> str:
-        return f"{self.channel}:{self.external_id}"
+        return conversation_key(self.channel, self.external_id)
 
 
 class Message(Base):

@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session
 
 from bot import replies, transcript
 from bot.admission import Admission
-from bot.coordination.turn_locks import LocalTurnLocks, TurnLocks, TurnLockTimeout, turn_key
+from bot.coordination.turn_locks import LocalTurnLocks, TurnLocks, TurnLockTimeout
 from bot.db import Database
 from bot.messages import GREETING_PAYLOAD, BotReply, Inbound, StoredMessage
-from bot.models import Conversation, Sender
+from bot.models import Conversation, Sender, conversation_key
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.speaker import Speaker
 from common.text_guard import clean, guard_free_text
@@ -85,7 +85,7 @@ class Relay:
     async def _turn(self, inbound: Inbound) -> list[StoredMessage]:
         async with contextlib.AsyncExitStack() as stack:
             try:
-                await stack.enter_async_context(self.turn_locks.hold(turn_key(inbound.channel, inbound.external_id)))
+                await stack.enter_async_context(self.turn_locks.hold(conversation_key(inbound.channel, inbound.external_id)))
             except TurnLockTimeout as error:
                 # Only a stuck worker holds a turn this long: answering beats waiting forever
                 # (a taken conversation stays silent anyway: the case row is read below).
@@ -185,7 +185,7 @@ class Relay:
         # `state` was read in the unit of work that stored the message, under the turn lock.
         if self._handoff is not None and state is not None and await self._handoff.act_on(state):
             return []
-        sender_id = f"{inbound.channel}:{inbound.external_id}"
+        sender_id = conversation_key(inbound.channel, inbound.external_id)
         try:
             async with self._admission.slot() if self._admission is not None else contextlib.nullcontext():
                 turn = await self._rasa.converse(sender_id, text)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bot.api_errors import ErrorBody, error_response
 from bot.messages import Inbound, StoredMessage
 from bot.models import PAYLOAD_MAX_CHARS
-from bot.ratelimit import ChannelLimits
+from bot.coordination.rate_limits import ChannelLimits
 from bot.relay import Relay
 
 CHANNEL = "web"
@@ -149,7 +149,7 @@ async def get_messages(
 
 
 def _send_limits(request: Request) -> ChannelLimits | None:
-    """The channels' per-person limits (bot/ratelimit.py); None = rate limiting is off."""
+    """The channels' per-person limits (bot/coordination/rate_limits.py); None = rate limiting is off."""
     return getattr(request.app.state, "rate_limits", None)
 
 

@@ -22,7 +22,7 @@ from bot.db import Database
 from bot.models import utc_now
 
 if TYPE_CHECKING:
-    from bot.ratelimit import Limiter
+    from bot.coordination.rate_limits import Limiter
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ PURGE_EVERY_SECONDS = 3600.0
 class Intake:
     def __init__(self, database: Database, lease_seconds: float, limiter: Limiter | None = None) -> None:
         self._database = database
-        # Per-person limit (bot/ratelimit.py): a flooding chat's updates wait, in order; others go on.
+        # Per-person limit (bot/coordination/rate_limits.py): a flooding chat's updates wait, in order; others go on.
         self._limiter = limiter
         self._lease = timedelta(seconds=lease_seconds)
         self._handlers: dict[str, Handler] = {}

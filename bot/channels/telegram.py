@@ -46,7 +46,7 @@ from bot.api_errors import error_response
 from bot.channels import message_refs
 from bot.channels.intake import Intake
 from bot.channels.quick_exit import BUTTON_TITLE, is_quick_exit
-from bot.channels.ratelimit import RateLimiter
+from bot.coordination.send_pacing import LocalSendPacer
 from bot.db import Database
 from bot.messages import GREETING_PAYLOAD, BotReply, Inbound, StoredMessage
 from bot.models import Conversation, Message, Sender
@@ -86,7 +86,7 @@ class TelegramChannel:
         self._ready = asyncio.Event()
         self._updater: Updater | None = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self.limiter = RateLimiter(PER_CHAT_INTERVAL, OVERALL_PER_SECOND)
+        self.limiter = LocalSendPacer(PER_CHAT_INTERVAL, OVERALL_PER_SECOND)
         # The bot id is the token's first part: known without asking Telegram.
         self.source = f"telegram:{settings.bot_token.split(':', 1)[0]}"
         self.application: Application[Any, Any, Any, Any, Any, Any] = (

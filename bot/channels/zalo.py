@@ -43,7 +43,7 @@ from bot import replies
 from bot.api_errors import error_response
 from bot.channels.intake import Intake
 from bot.channels.quick_exit import ZALO_MENU_PAYLOAD, is_quick_exit
-from bot.channels.ratelimit import RateLimiter
+from bot.coordination.send_pacing import LocalSendPacer
 from bot.channels.zalo_tokens import TokenRefreshFailed, ZaloTokens
 from bot.channels.zalo_windows import MessagingWindows, messaging_windows, record_window_closed
 from bot.db import Database
@@ -114,7 +114,7 @@ class ZaloChannel:
         self._outbox = outbox
         self._database = database
         self.tokens = ZaloTokens(database, accounts)
-        self.limiter = RateLimiter(per_key_interval=0.0, overall_per_second=OVERALL_PER_SECOND)
+        self.limiter = LocalSendPacer(per_key_interval=0.0, overall_per_second=OVERALL_PER_SECOND)
         self.http = httpx.AsyncClient(timeout=SEND_TIMEOUT, trust_env=False)
         outbox.register(CHANNEL, ZaloTransport(self))
         for oa_id in accounts:

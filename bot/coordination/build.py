@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 
 from bot.cases.feed import CaseFeed
 from bot.coordination.feed_bus import RedisFeedBus
-from bot.coordination.rate_limits import RedisRateLimiter
+from bot.coordination.rate_limits import ChannelLimits, RedisRateLimiter
 from bot.coordination.redis_connection import RedisConnection
 from bot.coordination.send_pacing import RedisSendPacer
 from bot.coordination.turn_locks import LocalTurnLocks, RedisTurnLocks, TurnLocks
-from bot.ratelimit import ChannelLimits
 from bot.settings import Settings
 
 

@@ -1,21 +1,27 @@
-"""Pacing of sends to a platform, shared by every gateway worker (Redis).
+"""Pacing of sends to a platform, so a channel's rate limits are never hit on purpose.
 
-The platforms' limits are per bot or per Official Account, not per process:
-Telegram allows about 30 messages a second in all and one a second per chat,
-and when it answers "retry after N s" every worker must hold back. The same
-interface as bot/channels/ratelimit.py's RateLimiter; the schedule lives in
-Redis and one Lua script (on Redis's clock) decides each send atomically.
-If Redis cannot be asked, this worker paces itself alone (the in-process limiter).
+At most one send per `per_key_interval` to the same chat, at most `overall_per_second` in
+total, and a global pause when the platform asks for one (Telegram's `retry_after`, Zalo's
+`-32`). Two implementations of one interface, chosen once at start-up (bot/channels/push.py
+asks bot/coordination/build.py):
+
+- `LocalSendPacer` paces one process (each channel has its own);
+- `RedisSendPacer` paces every gateway worker together: the platforms' limits are per bot or
+  per Official Account, not per process (Telegram allows about 30 messages a second in all and
+  one a second per chat, and when it answers "retry after N s" every worker must hold back).
+  The schedule lives in Redis and one Lua script (on Redis's clock) decides each send
+  atomically. If Redis cannot be asked, this worker paces itself alone (a `LocalSendPacer`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 
 import redis
 
-from bot.channels.ratelimit import RateLimiter
 from bot.coordination.redis_connection import RedisConnection
 
 logger = logging.getLogger(__name__)
@@ -57,6 +63,43 @@ return 1
 MAX_WAIT_STEP_SECONDS = 1.0
 
 
+class LocalSendPacer:
+    """Pacing in one process (the channel's own, and a Redis pacer's fallback)."""
+
+    def __init__(self, per_key_interval: float, overall_per_second: int) -> None:
+        self._per_key_interval = per_key_interval
+        self._overall = overall_per_second
+        self._next_for_key: dict[str, float] = {}
+        self._recent: deque[float] = deque()
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def pause(self, seconds: float) -> None:
+        """Hold every send for `seconds` (the platform said we went too fast)."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def pause_key(self, key: str, seconds: float) -> None:
+        self._next_for_key[key] = max(self._next_for_key.get(key, 0.0), time.monotonic() + seconds)
+
+    async def wait(self, key: str) -> None:
+        """Return when a send to `key` is allowed, and count it."""
+        while True:
+            async with self._lock:
+                now = time.monotonic()
+                while self._recent and now - self._recent[0] >= 1.0:
+                    self._recent.popleft()
+                delay = max(self._paused_until - now, self._next_for_key.get(key, 0.0) - now)
+                if len(self._recent) >= self._overall:
+                    delay = max(delay, 1.0 - (now - self._recent[0]))
+                if delay <= 0:
+                    self._recent.append(now)
+                    self._next_for_key[key] = now + self._per_key_interval
+                    if len(self._next_for_key) > 10_000:  # forget chats long quiet
+                        self._next_for_key = {k: t for k, t in self._next_for_key.items() if t > now}
+                    return
+            await asyncio.sleep(delay)
+
+
 class RedisSendPacer:
     def __init__(self, connection: RedisConnection, channel: str, per_key_interval: float,
                  overall_per_second: int) -> None:
@@ -66,7 +109,7 @@ class RedisSendPacer:
         self._overall = overall_per_second
         self._take = connection.aio.register_script(TAKE_SLOT)
         self._pause = connection.sync.register_script(PAUSE)
-        self._alone = RateLimiter(per_key_interval, overall_per_second)  # when Redis is away
+        self._alone = LocalSendPacer(per_key_interval, overall_per_second)  # when Redis is away
         self._sequence = 0
 
     def pause(self, seconds: float) -> None:

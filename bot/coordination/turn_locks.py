@@ -51,11 +51,6 @@ return 0
 """
 
 
-def turn_key(channel: str, external_id: str) -> str:
-    """A conversation's key for its turn lock (the Rasa sender id has the same shape)."""
-    return f"{channel}:{external_id}"
-
-
 class TurnLockTimeout(Exception):
     """Waited `wait_seconds` for a conversation's turn lock without getting it."""
 

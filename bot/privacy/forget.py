@@ -34,7 +34,7 @@ from bot.cases import service
 from bot.cases.models import Case
 from bot.db import Database
 from bot.messages import Inbound
-from bot.models import Conversation, utc_now
+from bot.models import Conversation, conversation_key, utc_now
 from bot.privacy import stores
 from nlu.vietnamese_text import canonical
 
@@ -111,7 +111,7 @@ class Forgetting:
 
     def forget(self, inbound: Inbound) -> Outcome | None:
         """Blocking (run it in a thread). None: a forged button (not offered), handle as usual."""
-        sender_id = f"{inbound.channel}:{inbound.external_id}"
+        sender_id = conversation_key(inbound.channel, inbound.external_id)
         with self._database.session() as session:
             conversation = transcript.find_conversation(session, inbound.channel, inbound.external_id)
             if inbound.payload is not None and (

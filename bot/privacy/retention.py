@@ -35,7 +35,7 @@ from bot import dedupe
 from bot.cases.models import OPEN_STATUSES, Case, ConsoleSession
 from bot.channels import message_refs
 from bot.db import Database
-from bot.models import Conversation, MessageRef, as_utc, utc_now
+from bot.models import Conversation, MessageRef, as_utc, conversation_key, utc_now
 from bot.outbox import CANCELLED, FAILED, SENT, OutboxItem
 from bot.privacy import forget, stores
 from bot.privacy.models import CaseCount
@@ -105,7 +105,7 @@ class Retention:
         ).group_by(Case.conversation_id)).all()
         case_info = {cid: (as_utc(last) if last is not None else None, bool(open_count)) for cid, last, open_count in cases}
         protected = {
-            f"{channel}:{external_id}" for cid, channel, external_id in session.execute(
+            conversation_key(channel, external_id) for cid, channel, external_id in session.execute(
                 select(Conversation.id, Conversation.channel, Conversation.external_id)
                 .where(Conversation.id.in_([cid for cid, (_, is_open) in case_info.items() if is_open]))
             ).all()

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.channels.quick_exit import is_quick_exit
-from bot.channels.ratelimit import RateLimiter
+from bot.coordination.send_pacing import LocalSendPacer
 from bot.outbox import split_text
 from bot.settings import SettingsError, load_settings
 
@@ -39,7 +39,7 @@ def test_ordinary_messages_are_not_exits(text: str) -> None:
 
 def test_rate_limiter_paces_one_chat_but_not_others() -> None:
     async def scenario() -> tuple[float, float]:
-        limiter = RateLimiter(per_key_interval=0.3, overall_per_second=100)
+        limiter = LocalSendPacer(per_key_interval=0.3, overall_per_second=100)
         start = time.monotonic()
         await limiter.wait("a")
         await limiter.wait("b")

@@ -13,7 +13,7 @@ from tests.gateway.gateway_support import make_settings
 
 from bot import webchat
 from bot.app import create_app
-from bot.ratelimit import ChannelLimits, RateLimiter
+from bot.coordination.rate_limits import ChannelLimits, LocalRateLimiter
 
 
 class Clock:
@@ -40,8 +40,8 @@ def client(tmp_path: Path, fake_rasa, clock: Clock) -> Iterator[TestClient]:  # 
         made = test_client.app.state.poll_limits
         assert (made.per_person.burst, made.per_person.rate * 60) == (webchat.POLL_BURST, webchat.POLL_PER_MINUTE)
         assert made.per_address.burst == webchat.POLL_BURST * ChannelLimits.ADDRESS_FACTOR
-        made.per_person = RateLimiter(int(made.per_person.burst), made.per_person.rate * 60, clock=clock)
-        made.per_address = RateLimiter(int(made.per_address.burst), made.per_address.rate * 60, clock=clock)
+        made.per_person = LocalRateLimiter(int(made.per_person.burst), made.per_person.rate * 60, clock=clock)
+        made.per_address = LocalRateLimiter(int(made.per_address.burst), made.per_address.rate * 60, clock=clock)
         yield test_client
 
 

@@ -1,4 +1,4 @@
-"""Per-person rate limits (bot/ratelimit.py) and the message size cap, on every channel."""
+"""Per-person rate limits (bot/coordination/rate_limits.py) and the message size cap, on every channel."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ from bot.db import Database, migrate
 from bot.messages import Inbound
 from bot.models import utc_now
 from bot.rasa_client import RasaClient
-from bot.ratelimit import RateLimiter
+from bot.coordination.rate_limits import LocalRateLimiter
 from bot.relay import Relay
 
 
 def test_a_bucket_allows_a_burst_then_the_rate() -> None:
     now = [0.0]
-    limiter = RateLimiter(burst=3, per_minute=60, clock=lambda: now[0])
+    limiter = LocalRateLimiter(burst=3, per_minute=60, clock=lambda: now[0])
     assert [limiter.acquire("a") for _ in range(3)] == [0.0, 0.0, 0.0]
     assert limiter.acquire("a") == pytest.approx(1.0)
     assert limiter.acquire("b") == 0.0  # someone else is not slowed
@@ -37,11 +37,11 @@ def test_a_bucket_allows_a_burst_then_the_rate() -> None:
 
 
 def test_memory_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.ratelimit as module
+    import bot.coordination.rate_limits as module
 
     monkeypatch.setattr(module, "MAX_KEYS", 100)
     now = [0.0]
-    limiter = RateLimiter(burst=2, per_minute=60, clock=lambda: now[0])
+    limiter = LocalRateLimiter(burst=2, per_minute=60, clock=lambda: now[0])
     for i in range(1000):
         now[0] += 0.01
         limiter.acquire(f"k{i}")
@@ -72,7 +72,7 @@ def test_push_channel_flood_is_deferred_in_order_while_others_go_on(tmp_path: Pa
         handled.append(str(payload["n"]))
 
     async def scenario() -> None:
-        intake = Intake(database, lease_seconds=60, limiter=RateLimiter(burst=2, per_minute=1))
+        intake = Intake(database, lease_seconds=60, limiter=LocalRateLimiter(burst=2, per_minute=1))
         intake.register("telegram:1", handler)
         for n in range(6):
             await intake.accept("telegram:1", f"flood-{n}", "111", {"n": f"flood-{n}"})
