@@ -13,7 +13,7 @@ MODEL_MODULES = (
     "bot.models",
     "bot.cases.models",
     # push channels (bot/channels): inbox, outbox, message refs, Zalo tokens and windows
-    "bot.dedupe",
+    "bot.inbox",
     "bot.outbox",
     "bot.channels.message_refs",
     "bot.channels.zalo_tokens",

@@ -52,7 +52,7 @@ def reencrypt(database: Database, keyring: Keyring) -> int:
                     .order_by(rows_table.c.id).limit(BATCH)
                 ).all()
                 for row_id, token in rows:
-                    # Only if unchanged meanwhile (e.g. the dedupe worker erased the payload).
+                    # Only if unchanged meanwhile (e.g. the intake worker erased the payload).
                     connection.execute(update(rows_table).where(rows_table.c.id == row_id, value == token)
                                        .values({column_name: keyring.rotate(token)}))
                 count += len(rows)

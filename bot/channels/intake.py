@@ -1,4 +1,4 @@
-"""The worker that handles accepted updates (bot.dedupe) through their channel.
+"""The worker that handles accepted updates (bot.inbox) through their channel.
 
 Webhooks and the Telegram poller only `accept` (a quick database write) and
 answer the platform; this worker does the slow part (Rasa) in the background,
@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import dedupe
+from bot import inbox
 from bot.db import Database
 from bot.models import utc_now
 
@@ -48,10 +48,10 @@ class Intake:
     def register(self, source: str, handler: Handler) -> None:
         self._handlers[source] = handler
 
-    async def accept(self, source: str, external_id: str, conversation_key: str,
+    async def accept(self, source: str, update_id: str, conversation_key: str,
                      payload: dict[str, Any]) -> bool:
         """Store an update for handling; False for a redelivery (already seen)."""
-        new = await self._database.run(lambda s: dedupe.accept(s, source, external_id, conversation_key, payload))
+        new = await self._database.run(lambda s: inbox.accept(s, source, update_id, conversation_key, payload))
         if new:
             self._wake.set()
         return bool(new)
@@ -62,9 +62,9 @@ class Intake:
         while not stop.is_set():
             if loop.time() - last_purge > PURGE_EVERY_SECONDS:
                 last_purge = loop.time()
-                await self._safely(lambda s: dedupe.purge_old(s))
+                await self._safely(lambda s: inbox.purge_old(s))
             busy = set(self._busy)
-            claimed = await self._safely(lambda s: dedupe.claim_due(s, self._lease, busy)) or []
+            claimed = await self._safely(lambda s: inbox.claim_due(s, self._lease, busy)) or []
             for update in claimed:
                 if update.source not in self._handlers:
                     logger.warning("no handler for updates of %s", update.source)
@@ -83,7 +83,7 @@ class Intake:
             task.cancel()
         await asyncio.gather(*self._busy.values(), return_exceptions=True)
 
-    async def _handle(self, update: dedupe.ClaimedUpdate) -> None:
+    async def _handle(self, update: inbox.ClaimedUpdate) -> None:
         CURRENT_UPDATE.set(update.id)  # this task's own context
         try:
             await self._handlers[update.source](update.payload)
@@ -92,9 +92,9 @@ class Intake:
         except Exception as error:  # noqa: BLE001
             logger.exception("handling a %s update failed", update.source)
             delay = min(300.0, 2.0 ** update.attempts)
-            await self._safely(lambda s: dedupe.retry(s, update.id, update.attempts, delay, repr(error)))
+            await self._safely(lambda s: inbox.retry(s, update.id, update.attempts, delay, repr(error)))
         else:
-            await self._safely(lambda s: dedupe.finish(s, update.id))
+            await self._safely(lambda s: inbox.finish(s, update.id))
         finally:
             self._busy.pop(update.key, None)
             self._wake.set()
@@ -113,9 +113,9 @@ def _defer(session: Session, update_id: int, seconds: float) -> None:
     from sqlalchemy import update
 
     session.execute(
-        update(dedupe.InboundUpdate).execution_options(synchronize_session=False)
-        .where(dedupe.InboundUpdate.id == update_id)
-        .values(status=dedupe.PENDING, locked_until=None, next_attempt_at=utc_now() + timedelta(seconds=seconds))
+        update(inbox.InboundUpdate).execution_options(synchronize_session=False)
+        .where(inbox.InboundUpdate.id == update_id)
+        .values(status=inbox.PENDING, locked_until=None, next_attempt_at=utc_now() + timedelta(seconds=seconds))
     )
 
 
@@ -123,4 +123,4 @@ def finish_current_update(session: Session) -> None:
     """Part of the Relay's reply hook (see CURRENT_UPDATE)."""
     update_id = CURRENT_UPDATE.get()
     if update_id is not None:
-        dedupe.finish(session, update_id)
+        inbox.finish(session, update_id)

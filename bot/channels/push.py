@@ -7,9 +7,9 @@
     async with run_channels(app, settings, database, relay, outbox):
         ...
 
-Every update goes: webhook/poller -> bot.dedupe (stored, acknowledged) ->
+Every update goes: webhook/poller -> bot.inbox (stored, acknowledged) ->
 intake worker -> channel adapter -> Relay -> transcript + outbox -> outbox
-worker -> the channel's API. The core (relay, outbox, dedupe) never imports
+worker -> the channel's API. The core (relay, outbox, inbox) never imports
 this package; the adapters register themselves here.
 """
 

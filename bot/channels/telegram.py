@@ -2,7 +2,7 @@
 
 - Webhook mode (production, `TELEGRAM_WEBHOOK_URL` set): Telegram posts to
   `POST /telegram/webhook`; the route checks `X-Telegram-Bot-Api-Secret-Token`
-  in constant time, remembers the update by `update_id` (bot.dedupe) and
+  in constant time, remembers the update by `update_id` (bot.inbox) and
   answers at once. The PTB `Application` is built with `.updater(None)` and
   fed from there (PTB's custom-webhook pattern).
 - Polling mode (a laptop: only `TELEGRAM_BOT_TOKEN` set): a PTB `Updater`

@@ -8,7 +8,7 @@ Incoming (`POST /zalo/webhook`, one URL per Zalo app):
 - events older than 5 minutes are refused (replays);
 - an unsigned empty probe (Zalo checking the URL) gets 200 and nothing else;
 - every event is answered at once (Zalo wants 200 within 2 s): it is stored
-  (bot.dedupe, by `msg_id`) and handled by the intake worker in the background;
+  (bot.inbox, by `msg_id`) and handled by the intake worker in the background;
 - `oa_send_*` echoes of our own messages are dropped; the same event with
   `sender.admin_id` is a person typing in Zalo's OA chat tool: a counsellor turn.
 

@@ -8,7 +8,7 @@
                                       its encrypted transcript, notes and events become one
                                       anonymous count (bot.privacy.models.CaseCount)
     sent / failed outbox rows         after OUTBOX_DAYS (7)
-    handled webhook ids               bot.dedupe.KEEP_IDS_FOR (14 days)
+    handled webhook ids               bot.inbox.KEEP_IDS_FOR (14 days)
     Telegram message refs             bot.channels.message_refs.DELETABLE_FOR (48 hours)
     expired console sessions          at once
 
@@ -31,7 +31,7 @@ from sqlalchemy import case as when
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from bot import dedupe
+from bot import inbox
 from bot.cases.models import OPEN_STATUSES, Case, ConsoleSession
 from bot.channels import message_refs
 from bot.db import Database
@@ -134,7 +134,7 @@ class Retention:
         outbox_cutoff = now - timedelta(days=OUTBOX_DAYS)
         report.outbox_rows = _rowcount(session.execute(delete(OutboxItem).where(
             OutboxItem.status.in_((SENT, FAILED, CANCELLED)), OutboxItem.created_at < outbox_cutoff)))
-        report.inbound_ids = dedupe.purge_old(session, now)
+        report.inbound_ids = inbox.purge_old(session, now)
         refs_before = session.scalar(select(func.count()).select_from(MessageRef)) or 0
         message_refs.purge_old(session, now)
         refs_after = session.scalar(select(func.count()).select_from(MessageRef)) or 0

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, create_engine, delete, event, inspect, select, te
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from bot import dedupe
+from bot import inbox
 from bot.cases.models import Case, CaseEntry, CaseEvent, CaseNote
 from bot.models import Conversation, Message, MessageRef, OfferedButton, ZaloWindow
 from bot.outbox import OutboxItem
@@ -107,9 +107,9 @@ def delete_messages(session: Session, conversation: Conversation) -> None:
     session.execute(delete(OutboxItem).where(OutboxItem.channel == channel, OutboxItem.external_id == external_id))
     session.execute(delete(MessageRef).where(MessageRef.channel == channel, MessageRef.external_id == external_id))
     # Handled updates keep only their id (the text was erased when handled): drop those too.
-    session.execute(delete(dedupe.InboundUpdate).where(
-        dedupe.InboundUpdate.conversation_key == external_id,
-        dedupe.InboundUpdate.status.in_((dedupe.DONE, dedupe.FAILED)),
+    session.execute(delete(inbox.InboundUpdate).where(
+        inbox.InboundUpdate.conversation_key == external_id,
+        inbox.InboundUpdate.status.in_((inbox.DONE, inbox.FAILED)),
     ))
     session.expire_all()
 

@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 
-from bot import dedupe, transcript
+from bot import inbox, transcript
 from bot.cases import keys
 from bot.cases.crypto import CaseKeyError, Keyring, read_or_create_case_keys
 from bot.db import Database, alembic_config, migrate
@@ -53,7 +53,7 @@ def write_everything(database: Database) -> None:
         transcript.add_user_message(session, conversation, DISCLOSURE)
         replies = transcript.add_replies(session, conversation, [BotReply(REPLY, (Button("Gọi 111", "/call"),))])
         outbox.enqueue(session, conversation, replies)
-        dedupe.accept(session, "telegram:1", "900", "4242", {"message": {"text": DISCLOSURE}})
+        inbox.accept(session, "telegram:1", "900", "4242", {"message": {"text": DISCLOSURE}})
 
 
 def test_no_plain_text_in_messages_outbox_or_inbound_updates(tmp_path: Path, database: Database,
@@ -69,9 +69,9 @@ def test_no_plain_text_in_messages_outbox_or_inbound_updates(tmp_path: Path, dat
     with database.session() as session:
         assert [m.text for m in session.scalars(select(Message).order_by(Message.id))] == [DISCLOSURE, REPLY]
         assert session.scalars(select(OutboxItem.text)).one() == REPLY
-        [update] = dedupe.claim_due(session, lease=timedelta(seconds=60), busy=set())
+        [update] = inbox.claim_due(session, lease=timedelta(seconds=60), busy=set())
         assert update.payload == {"message": {"text": DISCLOSURE}}
-        dedupe.finish(session, update.id)
+        inbox.finish(session, update.id)
     assert raw(file, "SELECT payload FROM inbound_updates") == [(None,)]
 
 
@@ -198,7 +198,7 @@ def test_revision_0004_encrypts_an_existing_plain_text_database(tmp_path: Path, 
             assert [(m.id, m.text) for m in session.scalars(select(Message).order_by(Message.id))] == [
                 (1, DISCLOSURE), (2, REPLY), (3, "")]
             assert session.scalars(select(OutboxItem.text)).one() == REPLY
-            payloads = session.scalars(select(dedupe.InboundUpdate.payload).order_by(dedupe.InboundUpdate.id)).all()
+            payloads = session.scalars(select(inbox.InboundUpdate.payload).order_by(inbox.InboundUpdate.id)).all()
             assert payloads == [{"message": {"text": DISCLOSURE}}, None]
     finally:
         database.dispose()

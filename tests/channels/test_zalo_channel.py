@@ -16,7 +16,7 @@ from bot import replies
 from bot.channels.zalo import expected_signature, messaging_windows, signature_matches
 from bot.channels.zalo_tokens import ZaloTokens
 from bot.db import Database
-from bot.dedupe import InboundUpdate
+from bot.inbox import InboundUpdate
 from bot.models import Conversation
 from devtools.fake_zalo import FakeZalo
 
@@ -142,7 +142,7 @@ def test_text_reply_echo_and_counsellor_turn(zalo_gateway: GatewayThread, fake_z
     # The bot's own echoes are dropped on arrival, before the intake: stored, they
     # would spend the child's per-person rate limit (only 2 user events + 1 counsellor turn).
     with Database.from_settings(zalo_gateway.settings).session() as session:
-        stored = session.scalars(select(InboundUpdate.external_id)).all()
+        stored = session.scalars(select(InboundUpdate.update_id)).all()
     assert len(stored) == 3, stored
 
 

@@ -13,7 +13,7 @@ from tests.privacy.privacy_support import tracker_payloads, tracker_senders
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot import dedupe, transcript
+from bot import inbox, transcript
 from bot.cases import service
 from bot.cases.models import Case, CaseEntry, CaseEvent, CaseStatus, Consent, Risk
 from bot.channels import message_refs
@@ -37,10 +37,10 @@ def _conversation(session: Session, channel: str, external_id: str, at) -> Conve
                            created_at=at, next_attempt_at=at))
     message_refs.remember(session, channel, external_id, "77", at=at)
     session.add(ZaloWindow(conversation_id=conversation.id))
-    dedupe.accept(session, f"{channel}:bot", f"u-{external_id}", external_id, {"text": "x"})
+    inbox.accept(session, f"{channel}:bot", f"u-{external_id}", external_id, {"text": "x"})
     session.flush()
-    session.execute(update(dedupe.InboundUpdate).where(dedupe.InboundUpdate.conversation_key == external_id)
-                    .values(status=dedupe.DONE, payload=None, received_at=at))
+    session.execute(update(inbox.InboundUpdate).where(inbox.InboundUpdate.conversation_key == external_id)
+                    .values(status=inbox.DONE, payload=None, received_at=at))
     session.execute(update(Conversation).where(Conversation.id == conversation.id).values(last_activity=at))
     session.execute(update(Message).where(Message.conversation_id == conversation.id).values(created_at=at))
     return conversation
@@ -75,7 +75,7 @@ def _held(session: Session, channel: str, external_id: str) -> dict[str, int]:
         "zalo_windows": _rows(session, ZaloWindow, conversation_id=cid),
         "outbox": _rows(session, OutboxItem, channel=channel, external_id=external_id),
         "message_refs": _rows(session, message_refs.MessageRef, channel=channel, external_id=external_id),
-        "inbound_updates": _rows(session, dedupe.InboundUpdate, conversation_key=external_id),
+        "inbound_updates": _rows(session, inbox.InboundUpdate, conversation_key=external_id),
         "cases": _rows(session, Case, conversation_id=cid),
     }
 
@@ -114,7 +114,7 @@ def test_every_store_is_purged_when_the_clock_runs_on(database: Database, make_t
         assert _held(session, "zalo", "oa:77")["messages"] == 2
         # sent outbox rows (7 days), handled webhook ids (14 days), message refs (48 h) expired everywhere
         assert _rows(session, OutboxItem, channel="zalo") == 0
-        assert _rows(session, dedupe.InboundUpdate, conversation_key="oa:77") == 0
+        assert _rows(session, inbox.InboundUpdate, conversation_key="oa:77") == 0
         assert _rows(session, message_refs.MessageRef, channel="zalo") == 0
     assert tracker_senders(tracker_path) == {"telegram:424242", "zalo:oa:77"}
     assert report.conversations == 1 and report.tracker_events == 9  # 3 senders x 3 events

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from tests.gateway.gateway_support import make_settings
 from sqlalchemy import select
 
-from bot import dedupe
+from bot import inbox
 from bot.app import create_app
 from bot.cases.crypto import Keyring
 from bot.channels.intake import Intake
@@ -87,8 +87,8 @@ def test_push_channel_flood_is_deferred_in_order_while_others_go_on(tmp_path: Pa
     assert handled.count("calm-0") == 1
     assert [h for h in handled if h.startswith("flood")] == ["flood-0", "flood-1"]  # in order, then slowed
     with database.session() as session:
-        waiting = session.scalars(select(dedupe.InboundUpdate).where(
-            dedupe.InboundUpdate.conversation_key == "111", dedupe.InboundUpdate.status == dedupe.PENDING)).all()
+        waiting = session.scalars(select(inbox.InboundUpdate).where(
+            inbox.InboundUpdate.conversation_key == "111", inbox.InboundUpdate.status == inbox.PENDING)).all()
         assert len(waiting) == 4  # nothing lost: each comes later
         assert all(u.attempts == 0 for u in waiting)
         first = min(waiting, key=lambda u: u.id)  # deferred; the later ones wait behind it, in order

@@ -16,7 +16,7 @@ from devtools.fake_rasa import FakeRasa
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from bot import dedupe, transcript
+from bot import inbox, transcript
 from bot.app import create_app
 from bot.cases import service
 from bot.cases.models import Case, Consent, Risk
@@ -71,16 +71,16 @@ def database(settings: Settings, workers: tuple[TestClient, TestClient]) -> Iter
 def test_channel_updates_are_claimed_once_by_two_workers(database: Database) -> None:
     with database.session() as session:
         for i in range(60):
-            dedupe.accept(session, "telegram", f"update-{i}", f"chat-{i % 20}", {"n": i})
+            inbox.accept(session, "telegram", f"update-{i}", f"chat-{i % 20}", {"n": i})
 
     def claim_all() -> list[int]:
         claimed: list[int] = []
         for _ in range(10):
             with database.session() as session:
-                batch = dedupe.claim_due(session, timedelta(seconds=60), set())
+                batch = inbox.claim_due(session, timedelta(seconds=60), set())
                 claimed += [u.id for u in batch]
                 for update in batch:
-                    dedupe.finish(session, update.id)
+                    inbox.finish(session, update.id)
         return claimed
 
     first, second = _together(claim_all, claim_all)

@@ -4,7 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-28
 
-inbound_updates (bot.dedupe), outbox (bot.outbox), channel_message_refs
+inbound_updates (bot.inbox), outbox (bot.outbox), channel_message_refs
 (bot.channels.message_refs), zalo_oa_tokens (bot.channels.zalo_tokens),
 zalo_windows (bot.channels.zalo_windows). Portable: SQLite and PostgreSQL.
 """

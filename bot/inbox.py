@@ -1,7 +1,7 @@
-"""Incoming updates of push channels, remembered by their external id.
+"""The inbox: incoming updates of push channels, remembered by their update id.
 
 A webhook (or the Telegram poller) calls `accept` before answering the
-platform: the update is written with its external id (Telegram `update_id`,
+platform: the update is written with its update id (Telegram `update_id`,
 Zalo `msg_id`) under a unique constraint, so
 
 - a redelivery, even after a restart, finds the row and is dropped;
@@ -46,7 +46,9 @@ class InboundUpdate(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Whose ids these are: "telegram:<bot id>", "zalo:<OA id>".
     source: Mapped[str] = mapped_column(String(64))
-    external_id: Mapped[str] = mapped_column(String(EXTERNAL_ID_MAX_CHARS))
+    # The platform's id of the update (not of a conversation: that is `conversation_key`);
+    # the column keeps the name the first migration gave it.
+    update_id: Mapped[str] = mapped_column("external_id", String(EXTERNAL_ID_MAX_CHARS))
     # The conversation it belongs to, to keep its updates in order.
     conversation_key: Mapped[str] = mapped_column(String(EXTERNAL_ID_MAX_CHARS))
     # The platform's update (with what the child wrote), encrypted at rest (bot.at_rest).
@@ -62,19 +64,19 @@ class InboundUpdate(Base):
 class ClaimedUpdate:
     id: int
     source: str
-    external_id: str
+    update_id: str
     payload: dict[str, Any]
     attempts: int
     key: str  # source and conversation: at most one in hand at a time
 
 
-def accept(session: Session, source: str, external_id: str, conversation_key: str,
+def accept(session: Session, source: str, update_id: str, conversation_key: str,
            payload: dict[str, Any]) -> bool:
     """Remember an update; False if it was seen before (a redelivery: drop it)."""
     try:
         with session.begin_nested():
             session.add(InboundUpdate(
-                source=source, external_id=external_id, conversation_key=conversation_key,
+                source=source, update_id=update_id, conversation_key=conversation_key,
                 payload=payload, status=PENDING, received_at=utc_now(), next_attempt_at=utc_now(),
             ))
     except IntegrityError:
@@ -112,7 +114,7 @@ def claim_due(session: Session, lease: timedelta, busy: set[str], limit: int = 2
             .values(status=PROCESSING, locked_until=now + lease)
         ).rowcount  # type: ignore[attr-defined]
         if won == 1 and row.payload is not None:
-            claimed.append(ClaimedUpdate(row.id, row.source, row.external_id, row.payload, row.attempts, key))
+            claimed.append(ClaimedUpdate(row.id, row.source, row.update_id, row.payload, row.attempts, key))
     return claimed
 
 
