@@ -49,7 +49,7 @@ train: setup
 run: setup
 	@MODEL=$$($(TRAIN)) && \
 	  $(APP_PY) -m bot.init_data && \
-	  exec $(APP_PY) scripts/stack.py --model "$$MODEL"
+	  exec $(APP_PY) -m devtools.stack --model "$$MODEL"
 
 # Installation first, outside the network guard (it must reach the package
 # registry); then the tests, in a second make whose every process is guarded.

@@ -59,7 +59,7 @@ from procstats import ProcessUsage, StackSampler, this_process_cpu  # noqa: E402
 from profile_report import read_profiles, report  # noqa: E402
 
 from devtools.ports import free_ports  # noqa: E402
-from scripts.stack import Stack, default_python, newest_model  # noqa: E402
+from devtools.stack import Stack, default_python, newest_model  # noqa: E402
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"

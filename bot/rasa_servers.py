@@ -1,7 +1,7 @@
 """Which Rasa server to ask next, when several serve the same conversations.
 
 Every server reads and writes the same tracker store under the same lock store
-(scripts/stack.py, deploy/), so any of them can take any turn. Healthy servers
+(devtools/stack.py, deploy/), so any of them can take any turn. Healthy servers
 take turns (round-robin); a server that just failed is left alone for
 `pause_seconds` and tried only after the healthy ones, the one that failed
 longest ago first. Nobody is ever excluded for good: when every server failed

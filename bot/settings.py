@@ -242,7 +242,7 @@ def _require_production_secrets(env: Mapping[str, str]) -> None:
 
 
 def _tracker_url(env: Mapping[str, str], data_dir: Path) -> str:
-    """RASA_TRACKER_URL, else the SQLite file scripts/stack.py gives Rasa (RASA_TRACKER_DB)."""
+    """RASA_TRACKER_URL, else the SQLite file devtools/stack.py gives Rasa (RASA_TRACKER_DB)."""
     url = _get(env, "RASA_TRACKER_URL")
     if url:
         if "://" not in url:

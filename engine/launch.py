@@ -5,7 +5,7 @@ file would put the secret in the container's configuration and in `ps`; this
 launcher reads it from the environment (deploy/env/rasa.env) instead, removes it
 from the environment Rasa and its children inherit, installs the log redaction
 (common/redaction.py, standard library only) and runs Rasa's own CLI.
-The same pattern as scripts/stack.py's launcher, with the token given as
+The same pattern as devtools/stack.py's launcher, with the token given as
 `--auth-token=<token>` because a token may begin with "-".
 """
 

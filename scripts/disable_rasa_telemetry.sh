@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rasa reads RASA_TELEMETRY_ENABLED (set by the Makefile and scripts/stack.py)
+# Rasa reads RASA_TELEMETRY_ENABLED (set by the Makefile and devtools/stack.py)
 # and, failing that, its global config file. Turn the config off too, so a
 # Rasa command started by hand does not phone home either.
 set -euo pipefail

@@ -20,7 +20,7 @@ from bot.models import Conversation, Message
 from bot.settings import Settings, load_settings
 from devtools.ports import free_port
 from devtools.waiting import wait_for
-from scripts.stack import REPO_ROOT, Stack
+from devtools.stack import REPO_ROOT, Stack
 
 NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"
 
@@ -43,7 +43,7 @@ def channel_settings(data_dir: Path, fake_rasa: Any, port: int, *, telegram: Any
 @contextmanager
 def channel_stack(telegram: Any, zalo: Any, bot_port: int, *, model: Path, engine_python: str,
                   netguard_log: Path, data_dir: Path, **extra_env: str) -> Iterator[Stack]:
-    """The real Rasa, action server and gateway (scripts/stack.py) between the fake
+    """The real Rasa, action server and gateway (devtools/stack.py) between the fake
     Telegram and Zalo of devtools/, with the network guard on every process."""
     env = {"NETGUARD_LOG": str(netguard_log), "NETGUARD_MODE": "refuse",
            "APP_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}",

@@ -1,6 +1,6 @@
 """The whole escalation path on Telegram and on Zalo, not only in the web chat.
 
-Real Rasa server, action server and gateway (scripts/stack.py), the fake
+Real Rasa server, action server and gateway (devtools/stack.py), the fake
 Telegram Bot API and fake Zalo OA of devtools/, a counsellor in the console
 over HTTP (tests/e2e/test_handoff_e2e.py is the web chat version): a child
 discloses abuse, says yes to a counsellor, the counsellor takes the case,
@@ -19,7 +19,7 @@ from tests.channels.channel_support import channel_stack
 
 from devtools.fake_telegram import FakeTelegram
 from devtools.fake_zalo import FakeZalo
-from scripts.stack import Stack
+from devtools.stack import Stack
 # The end-to-end fixtures (model, engine python, network guard log) of tests/e2e.
 from tests.e2e.conftest import engine_python, netguard_log, trained_model  # noqa: F401
 from tests.e2e.e2e_support import Console, bot_events, cases, create_staff, tracker

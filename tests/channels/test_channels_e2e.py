@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tests.channels.channel_support import channel_stack as start_channel_stack
 
-from scripts.stack import Stack
+from devtools.stack import Stack
 # The end-to-end fixtures (model, engine python, network guard log) of tests/e2e.
 from tests.e2e.conftest import engine_python, netguard_log, trained_model  # noqa: F401
 

@@ -17,7 +17,7 @@ from tests.channels.channel_support import wait_until
 
 from devtools.fake_telegram import FakeTelegram
 from devtools.ports import free_port
-from scripts.stack import REPO_ROOT
+from devtools.stack import REPO_ROOT
 
 CHAT = 777
 

@@ -24,7 +24,7 @@ import yaml
 
 from actions.knowledge_base.content import read_content
 from actions.knowledge_base.settings import DEFAULT_CONTENT_DIR
-from scripts.stack import REPO_ROOT, Stack
+from devtools.stack import REPO_ROOT, Stack
 from tests.conversations.dialogue_checks import CardIndex, Turn, automatic, check, questions
 from tests.e2e.conftest import engine_python, netguard_log, stack, trained_model  # noqa: F401 - the real stack
 from tests.e2e.webchat_support import new_conversation

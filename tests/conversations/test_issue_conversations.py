@@ -14,7 +14,7 @@ import pytest
 
 from actions.knowledge_base.content import read_content
 from actions.knowledge_base.settings import DEFAULT_CONTENT_DIR
-from scripts.stack import Stack
+from devtools.stack import Stack
 from tests.conversations.dialogue_checks import CardIndex
 from tests.conversations.test_dialogues import play
 from tests.e2e.conftest import engine_python, netguard_log, stack, trained_model  # noqa: F401 - the real stack

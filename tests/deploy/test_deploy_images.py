@@ -104,9 +104,9 @@ def test_no_secret_is_baked_into_an_image(kind: str) -> None:
 
 
 def test_the_gateway_command_matches_the_stacks() -> None:
-    """The image starts the gateway as scripts/stack.py does, with two workers."""
+    """The image starts the gateway as devtools/stack.py does, with two workers."""
     command = next(i.arguments for i in dockerfile_instructions(DOCKERFILES["app"]) if i.keyword == "CMD")
-    stack = (REPO_ROOT / "scripts" / "stack.py").read_text(encoding="utf-8")
+    stack = (REPO_ROOT / "devtools" / "stack.py").read_text(encoding="utf-8")
     for part in ('"uvicorn"', '"--factory"', '"bot.app:create_app"', '"--no-access-log"'):
         assert part in command and part in stack
 

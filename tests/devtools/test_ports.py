@@ -1,7 +1,7 @@
 """devtools/ports.py: listening ports that no outgoing connection and no other test process can hold.
 
 The first test is run against today's way too (bind port 0, then use the port
-after it for a second server, as scripts/stack.py does), where it must fail.
+after it for a second server, as devtools/stack.py does), where it must fail.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from devtools.ports import free_port
-from scripts.stack import REPO_ROOT, Stack, StackError, default_python, newest_model
+from devtools.stack import REPO_ROOT, Stack, StackError, default_python, newest_model
 from tests.unavailable import unavailable
 
 NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from scripts.stack import REPO_ROOT, Stack
+from devtools.stack import REPO_ROOT, Stack
 
 PASSWORD = "mat-khau-thu-nghiem"
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from devtools.ports import free_port
-from scripts.stack import REPO_ROOT, Stack
+from devtools.stack import REPO_ROOT, Stack
 from tests.e2e.e2e_support import PASSWORD, Console, bot_events, cases, create_staff, tracker
 from devtools.waiting import wait_for
 

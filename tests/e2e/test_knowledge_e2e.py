@@ -11,7 +11,7 @@ import pytest
 from actions.knowledge_base.citations import assert_cites
 from actions.knowledge_base.content import read_content
 from actions.knowledge_base.settings import DEFAULT_CONTENT_DIR
-from scripts.stack import Stack
+from devtools.stack import Stack
 from tests.e2e.webchat_support import new_conversation, send
 
 pytestmark = pytest.mark.e2e

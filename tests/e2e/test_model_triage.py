@@ -22,7 +22,7 @@ import yaml
 
 from scripts.ask import parse_with_engine
 from scripts.evaluate import counts
-from scripts.stack import REPO_ROOT
+from devtools.stack import REPO_ROOT
 from tests.unavailable import unavailable
 
 PUBLIC_SAMPLE = REPO_ROOT.parent / "shared" / "eval" / "nlu_dev_sample.yml"

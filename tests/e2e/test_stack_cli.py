@@ -1,4 +1,4 @@
-"""`scripts/stack.py` from the command line: starts everything, and SIGTERM leaves no process behind."""
+"""`python -m devtools.stack` from the command line: starts everything, and SIGTERM leaves no process behind."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from bench import procstats
 
 from devtools.ports import free_port
-from scripts.stack import REPO_ROOT
+from devtools.stack import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -36,9 +36,10 @@ def test_sigterm_stops_every_process(trained_model: Path, engine_python: str, tm
            "BOT_PORT": str(bot_port)}
     env.pop("RASA_TOKEN", None)
     supervisor = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "scripts" / "stack.py"), "--model", str(trained_model),
+        [sys.executable, "-m", "devtools.stack", "--model", str(trained_model),
          "--engine-python", engine_python, "--data-dir", str(tmp_path)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**env, "PYTHONPATH": str(REPO_ROOT)}, cwd=REPO_ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
         # Wait for what a person waits for: the printed address, which the stack

@@ -14,7 +14,7 @@ import stat
 import pytest
 
 from bot.replies import RASA_UNAVAILABLE
-from scripts.stack import Stack
+from devtools.stack import Stack
 from tests.e2e.e2e_support import tracker
 from tests.e2e.webchat_support import new_conversation, send
 

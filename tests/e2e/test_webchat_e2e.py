@@ -11,7 +11,7 @@ import pytest
 
 from bot.rasa_client import RasaClient
 from bot.replies import RASA_UNAVAILABLE
-from scripts.stack import Stack
+from devtools.stack import Stack
 from tests.e2e.webchat_support import new_conversation, send
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from scripts.stack import Stack
+from devtools.stack import Stack
 
 
 def new_conversation() -> str:

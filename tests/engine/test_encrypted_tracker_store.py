@@ -209,7 +209,7 @@ def postgres_url() -> Iterator[str]:
 @pytest.mark.postgres
 def test_events_round_trip_through_postgresql(postgres_url: str) -> None:
     url = sa.engine.make_url(postgres_url)
-    # The arguments scripts/stack.py writes for production (host/port/db/username, like `type: SQL`).
+    # The arguments devtools/stack.py writes for production (host/port/db/username, like `type: SQL`).
     store = TrackerStore.create(EndpointConfig(
         type=CLASS_PATH, dialect="postgresql", url=url.host, port=url.port, db=url.database, username=url.username,
     ), domain=DOMAIN)

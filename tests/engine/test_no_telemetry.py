@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_environment_switches_telemetry_off():
-    # The Makefile exports it to every process; scripts/stack.py sets it too.
+    # The Makefile exports it to every process; devtools/stack.py sets it too.
     assert os.environ.get("RASA_TELEMETRY_ENABLED") == "false"
     assert rasa.telemetry.is_telemetry_enabled() is False
 

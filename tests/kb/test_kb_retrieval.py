@@ -74,7 +74,7 @@ def _nlu_parses(questions: list[dict]) -> list[dict] | None:
     if not model or not Path(model).exists():
         return None
     from scripts.ask import parse_with_engine
-    from scripts.stack import default_python
+    from devtools.stack import default_python
 
     return parse_with_engine([q["q"] for q in questions], Path(model), default_python("engine"))
 

@@ -97,7 +97,7 @@ def test_the_action_server_installs_it_on_import() -> None:
 
 
 def test_the_rasa_launcher_installs_it() -> None:
-    from scripts.stack import RASA_LAUNCHER
+    from devtools.stack import RASA_LAUNCHER
 
     launcher_head = RASA_LAUNCHER.split("from rasa.__main__")[0]  # the part before Rasa starts
     out = subprocess.run([engine_python(), "-c", launcher_head + SNIPPET], cwd=REPO, env=_env(),

@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from bot.cases.crypto import load_keyring
 from bot.db import Database
 from devtools.ports import free_ports
-from scripts.stack import REPO_ROOT, Stack
+from devtools.stack import REPO_ROOT, Stack
 from tests.scale.scale_support import PASSWORD
 from tests.e2e.conftest import engine_python, trained_model  # noqa: F401 - the model and Python, as for e2e
 from tests.unavailable import unavailable

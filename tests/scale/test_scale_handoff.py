@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.scale.scale_support import Console, new_conversation_id
-from scripts.stack import Stack
+from devtools.stack import Stack
 from devtools.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.scale.scale_support import descendants, new_conversation_id
-from scripts.stack import GENERATED_ENDPOINTS, LOCK_STORE_CLASS, Stack
+from devtools.stack import GENERATED_ENDPOINTS, LOCK_STORE_CLASS, Stack
 from devtools.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]

@@ -20,7 +20,7 @@ import pytest
 from bot.db import Database
 from tests.scale.scale_support import (SCRIPTS, Chat, Progress, new_conversation_id, run_chats, stored_messages,
                            tracker_problems, transcript_problems)
-from scripts.stack import Stack
+from devtools.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.slow]
 

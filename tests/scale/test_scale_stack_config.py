@@ -1,4 +1,4 @@
-"""How scripts/stack.py configures several processes, checked without starting any.
+"""How devtools/stack.py configures several processes, checked without starting any.
 
 The laptop set-up (one Rasa, one gateway, SQLite) keeps the repository's
 endpoints.yml and its process names; shared stores get an endpoints file of
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts.stack import GENERATED_ENDPOINTS, LOCK_STORE_CLASS, REPO_ROOT, Stack, StackError, lock_key_prefix, \
+from devtools.stack import GENERATED_ENDPOINTS, LOCK_STORE_CLASS, REPO_ROOT, Stack, StackError, lock_key_prefix, \
     redis_lock_store_endpoint, sql_store_endpoint
 
 PG_APP = "postgresql+psycopg://postgres@127.0.0.1:5432/app_db"

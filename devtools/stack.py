@@ -1,6 +1,6 @@
 """Start and supervise the bot's processes, all on 127.0.0.1.
 
-    <app python> scripts/stack.py --model models/<name>.tar.gz [--rasa-processes N] [--gateway-workers N]
+    <app python> -m devtools.stack --model models/<name>.tar.gz [--rasa-processes N] [--gateway-workers N]
 
 1. action server   <app python> -m rasa_sdk --actions actions         ACTIONS_PORT (5055)
 2. Rasa server(s)  <engine python> -m rasa run --enable-api ...       RASA_PORT (5005), +1, +2, ...
@@ -61,12 +61,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import httpx
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:  # run as a script: make `bot` importable
-    sys.path.insert(0, str(REPO_ROOT))
+from bot.settings import read_or_create_token
+from devtools.ports import free_port, free_ports  # noqa: F401 - ports for Stack(...): devtools/ports.py
 
-from bot.settings import read_or_create_token  # noqa: E402
-from devtools.ports import free_port, free_ports  # noqa: E402,F401 - ports for Stack(...): devtools/ports.py
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 HOST = "127.0.0.1"
 DEFAULT_PORTS = {"RASA_PORT": 5005, "ACTIONS_PORT": 5055, "BOT_PORT": 8000}
@@ -431,7 +429,7 @@ class Stack:
         # It may hold the database password: only the service's user reads it.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(f"# Written by scripts/stack.py at start from {self.repo / 'endpoints.yml'}; "
+            handle.write(f"# Written by devtools/stack.py at start from {self.repo / 'endpoints.yml'}; "
                          "do not edit.\n")
             yaml.safe_dump(endpoints, handle, sort_keys=False, allow_unicode=True)
 
