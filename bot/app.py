@@ -95,7 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             database, "forget", retention.apply_pending_forgets)
         retention_job = asyncio.create_task(app.state.retention.run(settings.retention_check_seconds))
         try:
-            async with push.run_channels(app, settings, database, app.state.relay, outbox):
+            async with push.run_channels(app, settings, database, app.state.relay, outbox,
+                                         alerts=handoff.alerts):
                 yield
         finally:
             waiting_watch.cancel()

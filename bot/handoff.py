@@ -134,17 +134,6 @@ class Handoff:
             await self._resume_rasa(state.unresumed)
         return state.locked
 
-    async def intercept(self, inbound: Inbound) -> bool:
-        """After the person's message is stored: True if a counsellor holds the conversation."""
-
-        def work(session: Session) -> LockState:
-            conversation = transcript.find_conversation(session, inbound.channel, inbound.external_id)
-            if conversation is None:
-                return LockState(False, None, None)
-            return self.lock_state(session, conversation)
-
-        return await self.act_on(await self._database.run(work))
-
     def sync_case(self, session: Session, conversation: Conversation) -> int | None:
         """Inside a unit of work: copy the conversation's new messages into its open case;
         the case's id (for `announce` after commit), or None without an open case."""

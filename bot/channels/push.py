@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.orm import Session
 
+from bot.cases.alerts import StaffAlerts
 from bot.channels import telegram, zalo
 from bot.channels.intake import Intake, finish_current_update
 from bot.db import Database
@@ -53,7 +54,9 @@ def reply_hook(outbox: Outbox) -> ReplyHook:
 
 @asynccontextmanager
 async def run_channels(app: FastAPI, settings: Settings, database: Database, relay: Relay,
-                       outbox: Outbox) -> AsyncIterator[None]:
+                       outbox: Outbox, alerts: StaffAlerts | None = None) -> AsyncIterator[None]:
+    """Start the configured channels and the outbox and intake workers; with Telegram, staff
+    alerts (`alerts`, the handoff's) go to the counsellors' linked Telegram chats."""
     limiter = getattr(app.state, "rate_limits", None)
     intake = Intake(database, settings.channel_lease_seconds,
                     limiter.per_person if limiter is not None else None)
@@ -61,6 +64,8 @@ async def run_channels(app: FastAPI, settings: Settings, database: Database, rel
     if settings.telegram is not None:
         app.state.telegram = telegram.TelegramChannel(settings.telegram, relay, outbox, intake, database)
         channels.append(app.state.telegram)
+        if alerts is not None:
+            alerts.register(telegram.TelegramStaffAlerts(app.state.telegram))
     if settings.zalo is not None:
         accounts = {settings.zalo.oa_id: settings.zalo}
         app.state.zalo = zalo.ZaloChannel(accounts, relay, outbox, intake, database)

@@ -336,6 +336,32 @@ class TelegramTransport:
         return Sent(str(sent.message_id))
 
 
+class TelegramStaffAlerts:
+    """bot.cases.alerts' sender: a discreet line ("Ca mới — mức CAO — mở bảng điều khiển") to each
+    counsellor who linked a Telegram chat (`python -m bot.users alerts NAME CHAT_ID`; the person must
+    have opened a chat with the bot once). Never child content; not part of any conversation, so
+    not stored and not queued: an alert that cannot be sent now is logged and dropped (the console
+    shows the queue anyway)."""
+
+    def __init__(self, channel: TelegramChannel, ready_seconds: float = 10.0) -> None:
+        self._channel = channel
+        self._ready_seconds = ready_seconds
+
+    async def send_alert(self, chat_ids: Sequence[str], text: str) -> None:
+        channel = self._channel
+        try:
+            await asyncio.wait_for(channel._ready.wait(), self._ready_seconds)
+        except TimeoutError:
+            logger.warning("staff alert not sent: Telegram is not connected")
+            return
+        for chat_id in chat_ids:
+            try:
+                await channel.limiter.wait(f"staff:{chat_id}")
+                await channel.bot.send_message(chat_id=int(chat_id), text=text)
+            except (ValueError, TelegramError) as error:  # one bad recipient never stops the others
+                logger.warning("staff alert to a Telegram chat failed: %s", error)
+
+
 def _markup(item: Outgoing) -> Any:
     if item.buttons:
         return InlineKeyboardMarkup([

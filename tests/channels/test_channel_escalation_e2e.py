@@ -9,7 +9,10 @@ they talk while Rasa stays silent, the counsellor closes and the bot is back.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +25,7 @@ from devtools.fake_zalo import FakeZalo
 from devtools.stack import Stack
 # The end-to-end fixtures (model, engine python, network guard log) of tests/e2e.
 from tests.e2e.conftest import engine_python, netguard_log, trained_model  # noqa: F401
-from tests.e2e.e2e_support import Console, bot_events, cases, create_staff, tracker
+from tests.e2e.e2e_support import REPO_ROOT, Console, bot_events, cases, create_staff, stack_env, tracker
 from devtools.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -31,6 +34,7 @@ DISCLOSURE = "bo em danh em dau lam, em so lam"
 TALK_NOW = "Nói chuyện với tư vấn viên ngay"
 COUNSELLOR_SAYS = "Chào em, chị là Lan. Em đang ở đâu, có an toàn không?"
 CHILD_SAYS = "em dang o nha mot minh, em so lam"
+STAFF_CHAT = 777000  # the counsellor's own Telegram chat with the bot
 QUIET_SECONDS = 1.0  # after the gateway routed the child's message to the counsellor
 
 
@@ -44,6 +48,9 @@ def escalation_stack(platforms: tuple[FakeTelegram, FakeZalo, int], trained_mode
                        netguard_log=netguard_log, data_dir=tmp_path_factory.mktemp("escalation-stack"),
                        STAFFED_HOURS="always") as stack:
         create_staff(stack, (("lan", "Lan", "counsellor", "1"),))
+        # Lan linked her own Telegram chat for discreet alerts, as the README says.
+        subprocess.run([sys.executable, "-m", "bot.users", "alerts", "lan", str(STAFF_CHAT)], check=True,
+                       cwd=REPO_ROOT, env={**os.environ, **stack_env(stack)}, capture_output=True)
         yield stack
 
 
@@ -120,6 +127,7 @@ def test_a_child_on_a_messaging_channel_reaches_a_counsellor_and_the_bot_comes_b
     child = TelegramChild(telegram, 424242) if channel == "telegram" else ZaloChild(zalo, "8400000000000000777")
     counsellor = Console(stack, "lan")
     known_cases = {c["id"] for c in cases(stack)}
+    alerts_before = len(telegram.bot_messages(STAFF_CHAT))
 
     # The disclosure, without diacritics: the safety reply with 111 and the consent choice.
     child.says(DISCLOSURE)
@@ -137,6 +145,9 @@ def test_a_child_on_a_messaging_channel_reaches_a_counsellor_and_the_bot_comes_b
     stored = next(c for c in cases(stack) if c["id"] == case["id"])
     assert (stored["risk"], stored["consent"], stored["status"]) == ("high", "given", "waiting")
     assert DISCLOSURE in counsellor.entries(case["id"])
+    # Lan's Telegram chat got a discreet alert: the risk level, nothing of what the child wrote.
+    alerts = wait_for(lambda: telegram.bot_messages(STAFF_CHAT)[alerts_before:], "the staff alert", timeout=30)
+    assert [a.text for a in alerts] == ["Ca mới — mức CAO — mở bảng điều khiển"]
 
     # The counsellor takes it: the child is told, on the channel.
     seen = len(child.received())
