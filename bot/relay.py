@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 
 from bot import replies, transcript
 from bot.admission import Admission
+from bot.cases import feedback
 from bot.coordination.turn_locks import LocalTurnLocks, TurnLocks, TurnLockTimeout, turn_key
 from bot.db import Database
-from bot.messages import GREETING_PAYLOAD, BotReply, Inbound, StoredMessage
+from bot.messages import GREETING_PAYLOAD, BotReply, Button, Inbound, StoredMessage
 from bot.models import Conversation, Message, Sender
 from bot.rasa_client import RasaClient, RasaUnavailable
 from common.text_guard import clean, guard_free_text
@@ -119,9 +120,13 @@ class Relay:
         if inbound.payload is not None:
             def press(session: Session) -> tuple[str, LockState | None]:
                 forward, conversation = self._store_button_press(session, inbound)
+                if feedback.is_answer(forward):  # the question after a case (bot/cases/feedback.py)
+                    return feedback.record_answer(session, forward, conversation.id), None
                 return forward, self._lock_state(session, conversation)
 
             forward, state = await self._database.run(press)
+            if feedback.is_answer(inbound.payload):
+                return await self._reply(inbound, forward)  # never to Rasa: the thanks
             return await self._ask_rasa(inbound, forward, state)
 
         assert inbound.text is not None
@@ -136,6 +141,8 @@ class Relay:
         def store(session: Session) -> LockState | None:
             conversation = self._conversation(session, inbound)
             transcript.add_user_message(session, conversation, stored_text)
+            if self._database.keyring is not None:  # a comment after the feedback question, kept apart
+                feedback.take_comment(session, conversation.id, stored_text, self._database.keyring)
             return self._lock_state(session, conversation) if to_rasa else None
 
         state = await self._database.run(store)
@@ -188,11 +195,12 @@ class Relay:
         return await self._database.run(store)
 
     async def notify(
-        self, channel: str, external_id: str, text: str, sender: Sender = Sender.SYSTEM
+        self, channel: str, external_id: str, text: str, sender: Sender = Sender.SYSTEM,
+        buttons: tuple[Button, ...] = (),
     ) -> list[StoredMessage]:
         """Say something of the gateway's own (or a counsellor's) to the person (stored, then delivered)."""
         inbound = Inbound(channel=channel, external_id=external_id, text="")
-        return await self._store_replies(inbound, [BotReply(text=text)], sender)
+        return await self._store_replies(inbound, [BotReply(text=text, buttons=buttons)], sender)
 
     async def store_bot_replies(
         self, channel: str, external_id: str, bot_replies: list[BotReply]
