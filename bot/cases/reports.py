@@ -22,6 +22,7 @@ Pure functions of a Session: the console (bot/console/reports.py), the tests and
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, String, cast, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -38,7 +39,7 @@ from bot.cases.feedback import ANSWERS, ChildFeedback, forget_expired_links
 from bot.cases.hours import VIETNAM
 from bot.cases.models import Case, CaseEntry, CaseStatus, StaffUser
 from bot.cases.wording import CHANNEL_LABELS, OUTCOMES, RISK_LABELS
-from bot.models import Conversation, as_utc
+from bot.models import Conversation
 
 RISKS = ("imminent", "high", "concern")
 NOT_CATEGORISED = "Chưa phân loại"
@@ -209,12 +210,41 @@ def _conversations(session: Session, flt: ReportFilter, dialect: str, report: Re
     report.conversations_by_channel = dict(by_channel)
 
 
+def _seconds_between(later: Any, earlier: Any, dialect: str) -> Any:
+    """`later - earlier` in seconds, in SQL (NULL when either is NULL)."""
+    if dialect == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def _json_list(value: Any, cache: dict[Any, list[str]]) -> list[str]:
+    """A JSON list read as text (a few distinct values among many rows: each parsed once)."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    found = cache.get(value)
+    if found is None:
+        found = cache[value] = list(json.loads(value) or ())
+    return found
+
+
 def _cases(session: Session, flt: ReportFilter, report: Report) -> None:
-    c, r = Case.__table__.c, record.CaseRecord.__table__.c
-    query = (select(c.id, c.channel, c.risk, c.status, c.outcome, c.category, c.created_at, c.waiting_since,
-                    c.taken_at, r.case_id.label("has_record"), r.categories, r.province, r.age_band, r.gender,
-                    r.contact, r.referrals, r.counsellor_risk)
-             .select_from(Case.__table__.outerjoin(record.CaseRecord.__table__, r.case_id == c.id))
+    """Everything measured on the cases, from one query: each row a case of the period."""
+    dialect = session.get_bind().dialect.name
+    c, r, e = Case.__table__.c, record.CaseRecord.__table__.c, CaseEntry.__table__.c
+    # When a counsellor first wrote to the child, per case of the period.
+    first = (select(e.case_id.label("case_id"), func.min(e.created_at).label("at"))
+             .select_from(CaseEntry.__table__.join(Case.__table__, c.id == e.case_id))
+             .where(e.sender == "counsellor", c.created_at >= flt.since, c.created_at < flt.until)
+             .group_by(e.case_id).subquery())
+    query = (select(c.risk, c.status, c.outcome, c.category, c.taken_at.is_not(None),
+                    _seconds_between(c.taken_at, c.waiting_since, dialect),
+                    _seconds_between(first.c.at, c.waiting_since, dialect),
+                    r.case_id.is_not(None), cast(r.categories, String), r.province, r.age_band, r.gender,
+                    r.contact, cast(r.referrals, String), r.counsellor_risk)
+             .select_from(Case.__table__.outerjoin(record.CaseRecord.__table__, r.case_id == c.id)
+                          .outerjoin(first, first.c.case_id == c.id))
              .where(c.created_at >= flt.since, c.created_at < flt.until))
     if flt.channel:
         query = query.where(c.channel == flt.channel)
@@ -222,18 +252,9 @@ def _cases(session: Session, flt: ReportFilter, report: Report) -> None:
         query = query.where(c.risk == flt.risk)
     if flt.province:
         query = query.where(r.province == flt.province)
-    rows = session.execute(query).all()
 
-    cases = []
-    for row in rows:
-        categories = list(row.categories or ()) if row.has_record is not None \
-            else record.suggested_categories(row.category)
-        if flt.category and flt.category not in categories:
-            continue
-        cases.append((row, categories))
-    ids = [row.id for row, _ in cases]
-    first_reply = _first_counsellor_message(session, flt, ids)
-
+    parsed: dict[Any, list[str]] = {}
+    suggested = {key: record.suggested_categories(key) for key in record.TRIAGE_TO_CATEGORY}
     risk_count: Counter[str] = Counter()
     status_count: Counter[str] = Counter()
     category_count: Counter[str] = Counter()
@@ -243,57 +264,59 @@ def _cases(session: Session, flt: ReportFilter, report: Report) -> None:
     contact_count: Counter[str] = Counter()
     outcome_count: Counter[str] = Counter()
     referral_count: Counter[str] = Counter()
-    waits: list[float] = []
-    waits_by_risk: dict[str, list[float]] = defaultdict(list)
-    over_limit: Counter[str] = Counter()
+    waits_by_risk: dict[str, list[float]] = {risk: [] for risk in RISKS}
     left: Counter[str] = Counter()
     replies: list[float] = []
     triage_risk: dict[str, Counter[str]] = {risk: Counter() for risk in RISKS}
     triage_category: Counter[str] = Counter()
-    records = 0
-    for row, categories in cases:
-        risk, status = str(row.risk), str(row.status)
+    records = cases = 0
+    for (risk, status, outcome, triage, taken, waited, replied, has_record, categories_text, province, age, gender,
+         contact, referrals_text, judged) in session.execute(query):
+        risk, status = str(risk), str(status)
+        triage_suggestion = suggested.get(triage or "", [])
+        categories = _json_list(categories_text, parsed) if has_record else triage_suggestion
+        if flt.category and flt.category not in categories:
+            continue
+        cases += 1
         risk_count[risk] += 1
         status_count[status] += 1
-        for category in categories or [""]:
-            category_count[category] += 1
-        province_count[row.province or ""] += 1
-        age_count[row.age_band or ""] += 1
-        gender_count[row.gender or ""] += 1
-        contact_count[row.contact or ""] += 1
-        outcome_count[row.outcome or ""] += 1
-        for referral in row.referrals or ():
-            referral_count[referral] += 1
-        if row.waiting_since is not None and row.taken_at is not None:
-            waited = (as_utc(row.taken_at) - as_utc(row.waiting_since)).total_seconds()
-            waits.append(waited)
-            waits_by_risk[risk].append(waited)
-            if waited > report.wait_limits.get(risk, math.inf):
-                over_limit[risk] += 1
-        if status == CaseStatus.CLOSED.value and row.taken_at is None:
+        if categories:
+            for category in categories:
+                category_count[category] += 1
+        else:
+            category_count[""] += 1
+        province_count[province or ""] += 1
+        age_count[age or ""] += 1
+        gender_count[gender or ""] += 1
+        contact_count[contact or ""] += 1
+        outcome_count[outcome or ""] += 1
+        if referrals_text:
+            for referral in _json_list(referrals_text, parsed):
+                referral_count[referral] += 1
+        if waited is not None:
+            waits_by_risk.setdefault(risk, []).append(max(0.0, round(float(waited), 3)))
+        elif not taken and status == CaseStatus.CLOSED.value:
             left[risk] += 1
-        if row.id in first_reply and row.waiting_since is not None:
-            replies.append(max(0.0, (as_utc(first_reply[row.id]) - as_utc(row.waiting_since)).total_seconds()))
-        if row.has_record is not None:
+        if replied is not None:
+            replies.append(max(0.0, round(float(replied), 3)))
+        if has_record:
             records += 1
-            judged = row.counsellor_risk or ""
             if risk in triage_risk:
                 if not judged:
                     triage_risk[risk]["unrecorded"] += 1
                 else:
                     difference = record.RISK_ORDER[judged] - record.RISK_ORDER[risk]
                     triage_risk[risk]["higher" if difference > 0 else "lower" if difference < 0 else "same"] += 1
-            suggested = record.suggested_categories(row.category)
-            if not suggested:
+            if not triage_suggestion:
                 triage_category["none"] += 1
-            elif set(suggested) & set(categories):
+            elif set(triage_suggestion) & set(categories):
                 triage_category["confirmed"] += 1
             else:
                 triage_category["corrected"] += 1
         elif risk in triage_risk:
             triage_risk[risk]["unrecorded"] += 1
 
-    report.cases = len(cases)
+    report.cases = cases
     report.records = records
     report.by_risk = {risk: risk_count.get(risk, 0) for risk in RISKS}
     report.by_status = dict(status_count)
@@ -304,32 +327,16 @@ def _cases(session: Session, flt: ReportFilter, report: Report) -> None:
     report.by_contact = {key: contact_count[key] for key in [*record.CONTACTS, ""] if contact_count.get(key)}
     report.outcomes = {key: outcome_count[key] for key in [*OUTCOMES, ""] if outcome_count.get(key)}
     report.referrals = {key: referral_count[key] for key in record.REFERRALS if referral_count.get(key)}
-    report.wait = percentiles(waits)
+    report.wait = percentiles([w for waits in waits_by_risk.values() for w in waits])
     report.wait_by_risk = {risk: percentiles(waits_by_risk.get(risk, [])) for risk in RISKS}
-    report.over_limit_by_risk = {risk: over_limit.get(risk, 0) for risk in RISKS}
+    report.over_limit_by_risk = {risk: sum(1 for w in waits_by_risk.get(risk, [])
+                                           if w > report.wait_limits.get(risk, math.inf)) for risk in RISKS}
     report.left_before_counsellor = sum(left.values())
     report.left_by_risk = {risk: left.get(risk, 0) for risk in RISKS}
     report.first_reply = percentiles(replies)
     report.triage_risk = {risk: {k: triage_risk[risk].get(k, 0) for k in ("lower", "same", "higher", "unrecorded")}
                           for risk in RISKS}
     report.triage_category = {k: triage_category.get(k, 0) for k in ("confirmed", "corrected", "none")}
-
-
-def _first_counsellor_message(session: Session, flt: ReportFilter, ids: Sequence[int]) -> dict[int, datetime]:
-    """case id -> when a counsellor first wrote to the child, for the cases counted."""
-    if not ids:
-        return {}
-    e, c = CaseEntry.__table__.c, Case.__table__.c
-    query = (select(e.case_id, func.min(e.created_at))
-             .select_from(CaseEntry.__table__.join(Case.__table__, c.id == e.case_id))
-             .where(e.sender == "counsellor", c.created_at >= flt.since, c.created_at < flt.until)
-             .group_by(e.case_id))
-    wanted = set(ids)
-    return {case_id: _as_datetime(at) for case_id, at in session.execute(query) if case_id in wanted}
-
-
-def _as_datetime(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def _feedback(session: Session, flt: ReportFilter, report: Report) -> None:
