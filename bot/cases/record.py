@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from bot.cases import provinces
 from bot.cases.service import NotAllowed
 from bot.cases.crypto import Keyring
-from bot.cases.models import Case, CaseStatus, Role, StaffUser
+from bot.cases.models import Case, CaseEntry, CaseStatus, Role, StaffUser
 from bot.models import Base, Conversation, utc_now
 
 # ---- the taxonomy -------------------------------------------------------------------------
@@ -138,6 +138,8 @@ class CaseRecord(Base):
 # indexes on the existing tables, declared here so the shared model modules stay as they are.
 Index("ix_cases_created_at", Case.created_at)
 Index("ix_conversations_created_at", Conversation.created_at)
+# When a counsellor first wrote in a case (the reports' "time to the first counsellor message").
+Index("ix_case_entries_first_reply", CaseEntry.case_id, CaseEntry.sender, CaseEntry.created_at)
 
 
 # ---- reading and writing ---------------------------------------------------------------------

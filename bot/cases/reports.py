@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, String, cast, func, select, text
+from sqlalchemy import Connection, String, and_, cast, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -229,114 +229,141 @@ def _json_list(value: Any, cache: dict[Any, list[str]]) -> list[str]:
     return found
 
 
-def _cases(session: Session, flt: ReportFilter, report: Report) -> None:
-    """Everything measured on the cases, from one query: each row a case of the period."""
-    dialect = session.get_bind().dialect.name
+def _selected_cases(flt: ReportFilter, dialect: str) -> Any:
+    """The cases of the period and the filters, one row each, as a subquery: what every count reads."""
     c, r, e = Case.__table__.c, record.CaseRecord.__table__.c, CaseEntry.__table__.c
-    # When a counsellor first wrote to the child, per case of the period.
+    period = (c.created_at >= flt.since, c.created_at < flt.until)
+    # When a counsellor first wrote to the child, per case of the period (ix_case_entries_first_reply);
+    # the database leaves this join out of every query that does not read "replied".
     first = (select(e.case_id.label("case_id"), func.min(e.created_at).label("at"))
              .select_from(CaseEntry.__table__.join(Case.__table__, c.id == e.case_id))
-             .where(e.sender == "counsellor", c.created_at >= flt.since, c.created_at < flt.until)
-             .group_by(e.case_id).subquery())
-    query = (select(c.risk, c.status, c.outcome, c.category, c.taken_at.is_not(None),
-                    _seconds_between(c.taken_at, c.waiting_since, dialect),
-                    _seconds_between(first.c.at, c.waiting_since, dialect),
-                    r.case_id.is_not(None), cast(r.categories, String), r.province, r.age_band, r.gender,
-                    r.contact, cast(r.referrals, String), r.counsellor_risk)
+             .where(e.sender == "counsellor", *period).group_by(e.case_id).subquery())
+    query = (select(c.risk.label("risk"), c.status.label("status"), func.coalesce(c.outcome, "").label("outcome"),
+                    c.category.label("triage"), c.taken_at.is_not(None).label("taken"),
+                    _seconds_between(c.taken_at, c.waiting_since, dialect).label("waited"),
+                    _seconds_between(first.c.at, c.waiting_since, dialect).label("replied"),
+                    r.case_id.is_not(None).label("has_record"), cast(r.categories, String).label("categories"),
+                    func.coalesce(r.province, "").label("province"), func.coalesce(r.age_band, "").label("age"),
+                    func.coalesce(r.gender, "").label("gender"), func.coalesce(r.contact, "").label("contact"),
+                    cast(r.referrals, String).label("referrals"),
+                    func.coalesce(r.counsellor_risk, "").label("judged"))
              .select_from(Case.__table__.outerjoin(record.CaseRecord.__table__, r.case_id == c.id)
                           .outerjoin(first, first.c.case_id == c.id))
-             .where(c.created_at >= flt.since, c.created_at < flt.until))
+             .where(*period))
     if flt.channel:
         query = query.where(c.channel == flt.channel)
     if flt.risk:
         query = query.where(c.risk == flt.risk)
     if flt.province:
         query = query.where(r.province == flt.province)
+    if flt.category:
+        # The counsellor's categories when the case has a record (the JSON list's text holds
+        # '"key"'), else the triage's suggestion.
+        suggesting = [k for k, v in record.TRIAGE_TO_CATEGORY.items() if v == flt.category]
+        query = query.where(or_(
+            and_(r.case_id.is_not(None), cast(r.categories, String).like(f'%"{flt.category}"%')),
+            and_(r.case_id.is_(None), c.category.in_(suggesting)),
+        ))
+    return query.subquery("selected")
 
-    parsed: dict[Any, list[str]] = {}
-    suggested = {key: record.suggested_categories(key) for key in record.TRIAGE_TO_CATEGORY}
+
+def _counts(session: Session, selected: Any, *columns: str) -> list[Any]:
+    cols = [selected.c[name] for name in columns]
+    return session.execute(select(*cols, func.count()).select_from(selected).group_by(*cols)).all()
+
+
+def _cases(session: Session, flt: ReportFilter, report: Report) -> None:
+    """Everything measured on the cases. Counts are grouped by the database over columns with few
+    values each (a bounded number of rows whatever the number of cases); the durations are read
+    once, three numbers a case, for the percentiles."""
+    dialect = session.get_bind().dialect.name
+    selected = _selected_cases(flt, dialect)
+
     risk_count: Counter[str] = Counter()
     status_count: Counter[str] = Counter()
-    category_count: Counter[str] = Counter()
+    outcome_count: Counter[str] = Counter()
+    left: Counter[str] = Counter()
+    triage_risk: dict[str, Counter[str]] = {risk: Counter() for risk in RISKS}
+    for risk, status, outcome, taken, has_record, judged, n in _counts(
+            session, selected, "risk", "status", "outcome", "taken", "has_record", "judged"):
+        risk, status = str(risk), str(status)
+        risk_count[risk] += n
+        status_count[status] += n
+        outcome_count[outcome or ""] += n
+        if not taken and status == CaseStatus.CLOSED.value:
+            left[risk] += n
+        if risk in triage_risk:
+            if not has_record or not judged:
+                triage_risk[risk]["unrecorded"] += n
+            else:
+                difference = record.RISK_ORDER[judged] - record.RISK_ORDER[risk]
+                triage_risk[risk]["higher" if difference > 0 else "lower" if difference < 0 else "same"] += n
+    report.cases = sum(risk_count.values())
+    report.by_risk = {risk: risk_count.get(risk, 0) for risk in RISKS}
+    report.by_status = dict(status_count)
+    report.outcomes = {key: outcome_count[key] for key in [*OUTCOMES, ""] if outcome_count.get(key)}
+    report.left_before_counsellor = sum(left.values())
+    report.left_by_risk = {risk: left.get(risk, 0) for risk in RISKS}
+    report.triage_risk = {risk: {k: triage_risk[risk].get(k, 0) for k in ("lower", "same", "higher", "unrecorded")}
+                          for risk in RISKS}
+
     province_count: Counter[str] = Counter()
     age_count: Counter[str] = Counter()
     gender_count: Counter[str] = Counter()
     contact_count: Counter[str] = Counter()
-    outcome_count: Counter[str] = Counter()
-    referral_count: Counter[str] = Counter()
-    waits_by_risk: dict[str, list[float]] = {risk: [] for risk in RISKS}
-    left: Counter[str] = Counter()
-    replies: list[float] = []
-    triage_risk: dict[str, Counter[str]] = {risk: Counter() for risk in RISKS}
-    triage_category: Counter[str] = Counter()
-    records = cases = 0
-    for (risk, status, outcome, triage, taken, waited, replied, has_record, categories_text, province, age, gender,
-         contact, referrals_text, judged) in session.execute(query):
-        risk, status = str(risk), str(status)
-        triage_suggestion = suggested.get(triage or "", [])
-        categories = _json_list(categories_text, parsed) if has_record else triage_suggestion
-        if flt.category and flt.category not in categories:
-            continue
-        cases += 1
-        risk_count[risk] += 1
-        status_count[status] += 1
-        if categories:
-            for category in categories:
-                category_count[category] += 1
-        else:
-            category_count[""] += 1
-        province_count[province or ""] += 1
-        age_count[age or ""] += 1
-        gender_count[gender or ""] += 1
-        contact_count[contact or ""] += 1
-        outcome_count[outcome or ""] += 1
-        if referrals_text:
-            for referral in _json_list(referrals_text, parsed):
-                referral_count[referral] += 1
-        if waited is not None:
-            waits_by_risk.setdefault(risk, []).append(max(0.0, round(float(waited), 3)))
-        elif not taken and status == CaseStatus.CLOSED.value:
-            left[risk] += 1
-        if replied is not None:
-            replies.append(max(0.0, round(float(replied), 3)))
-        if has_record:
-            records += 1
-            if risk in triage_risk:
-                if not judged:
-                    triage_risk[risk]["unrecorded"] += 1
-                else:
-                    difference = record.RISK_ORDER[judged] - record.RISK_ORDER[risk]
-                    triage_risk[risk]["higher" if difference > 0 else "lower" if difference < 0 else "same"] += 1
-            if not triage_suggestion:
-                triage_category["none"] += 1
-            elif set(triage_suggestion) & set(categories):
-                triage_category["confirmed"] += 1
-            else:
-                triage_category["corrected"] += 1
-        elif risk in triage_risk:
-            triage_risk[risk]["unrecorded"] += 1
-
-    report.cases = cases
-    report.records = records
-    report.by_risk = {risk: risk_count.get(risk, 0) for risk in RISKS}
-    report.by_status = dict(status_count)
-    report.by_category = {key: category_count[key] for key in [*record.CATEGORIES, ""] if category_count.get(key)}
+    for province, age, gender, contact, n in _counts(session, selected, "province", "age", "gender", "contact"):
+        province_count[province or ""] += n
+        age_count[age or ""] += n
+        gender_count[gender or ""] += n
+        contact_count[contact or ""] += n
     report.by_province = dict(sorted(province_count.items(), key=lambda item: (-item[1], item[0])))
     report.by_age_band = {key: age_count[key] for key in [*record.AGE_BANDS, ""] if age_count.get(key)}
     report.by_gender = {key: gender_count[key] for key in [*record.GENDERS, ""] if gender_count.get(key)}
     report.by_contact = {key: contact_count[key] for key in [*record.CONTACTS, ""] if contact_count.get(key)}
-    report.outcomes = {key: outcome_count[key] for key in [*OUTCOMES, ""] if outcome_count.get(key)}
-    report.referrals = {key: referral_count[key] for key in record.REFERRALS if referral_count.get(key)}
-    report.wait = percentiles([w for waits in waits_by_risk.values() for w in waits])
-    report.wait_by_risk = {risk: percentiles(waits_by_risk.get(risk, [])) for risk in RISKS}
-    report.over_limit_by_risk = {risk: sum(1 for w in waits_by_risk.get(risk, [])
-                                           if w > report.wait_limits.get(risk, math.inf)) for risk in RISKS}
-    report.left_before_counsellor = sum(left.values())
-    report.left_by_risk = {risk: left.get(risk, 0) for risk in RISKS}
-    report.first_reply = percentiles(replies)
-    report.triage_risk = {risk: {k: triage_risk[risk].get(k, 0) for k in ("lower", "same", "higher", "unrecorded")}
-                          for risk in RISKS}
+
+    # Categories and the triage's agreement: few distinct (record?, triage, categories) combinations.
+    parsed: dict[Any, list[str]] = {}
+    category_count: Counter[str] = Counter()
+    triage_category: Counter[str] = Counter()
+    records = 0
+    for has_record, triage, categories_text, n in _counts(session, selected, "has_record", "triage", "categories"):
+        suggestion = record.suggested_categories(triage)
+        categories = _json_list(categories_text, parsed) if has_record else suggestion
+        for category in categories or [""]:
+            category_count[category] += n
+        if has_record:
+            records += n
+            if not suggestion:
+                triage_category["none"] += n
+            elif set(suggestion) & set(categories):
+                triage_category["confirmed"] += n
+            else:
+                triage_category["corrected"] += n
+    report.records = records
+    report.by_category = {key: category_count[key] for key in [*record.CATEGORIES, ""] if category_count.get(key)}
     report.triage_category = {k: triage_category.get(k, 0) for k in ("confirmed", "corrected", "none")}
+
+    referral_count: Counter[str] = Counter()
+    for referrals_text, n in _counts(session, selected, "referrals"):
+        for referral in _json_list(referrals_text, parsed):
+            referral_count[referral] += n
+    report.referrals = {key: referral_count[key] for key in record.REFERRALS if referral_count.get(key)}
+
+    # Waiting (requested -> taken) and the first counsellor message, in seconds.
+    waits: dict[str, list[float]] = {risk: [] for risk in RISKS}
+    replies: list[float] = []
+    durations = (select(selected.c.risk, selected.c.waited, selected.c.replied)
+                 .where(or_(selected.c.waited.is_not(None), selected.c.replied.is_not(None))))
+    for risk, waited, replied in session.execute(durations):
+        if waited is not None:
+            waits.setdefault(str(risk), []).append(max(0.0, round(float(waited), 3)))
+        if replied is not None:
+            replies.append(max(0.0, round(float(replied), 3)))
+    report.wait = percentiles([w for values in waits.values() for w in values])
+    report.wait_by_risk = {risk: percentiles(waits.get(risk, [])) for risk in RISKS}
+    report.over_limit_by_risk = {risk: sum(1 for w in waits.get(risk, []) if w > report.wait_limits.get(risk, math.inf))
+                                 for risk in RISKS}
+    report.first_reply = percentiles(replies)
 
 
 def _feedback(session: Session, flt: ReportFilter, report: Report) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import random
+import uuid
+from collections.abc import Iterator
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,6 +22,13 @@ from bot.cases.hours import VIETNAM
 from bot.cases.models import Case, CaseEntry, CaseStatus, Consent, Risk, Role, StaffUser
 from bot.db import Database, migrate
 from bot.models import Conversation
+from tests.shared_state.shared_state_support import (
+    POSTGRES_ADMIN_URL,
+    create_database,
+    drop_database,
+    postgres_available,
+)
+from tests.unavailable import unavailable
 
 LIMITS = {"imminent": 120, "high": 600, "concern": 1800}
 START = date(2026, 11, 1)
@@ -29,12 +38,23 @@ TRIAGE = ("physical_violence", "sexual_abuse", "bullying", "request", "suicide_p
 PROVINCE_CODES = ("79", "01", "48", "")
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> Database:
-    db = Database(f"sqlite:///{tmp_path / 'app.db'}", Keyring([Fernet.generate_key().decode()]))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The same numbers on both databases: PostgreSQL computes the percentiles itself."""
+    name = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+    else:
+        if not postgres_available(POSTGRES_ADMIN_URL):
+            unavailable(f"PostgreSQL is not running at {POSTGRES_ADMIN_URL} (set TEST_POSTGRES_URL)")
+        name = f"test_reports_{uuid.uuid4().hex[:10]}"
+        url = create_database(name)
+    db = Database(url, Keyring([Fernet.generate_key().decode()]))
     migrate(db)
     yield db
     db.dispose()
+    if name is not None:
+        drop_database(name)
 
 
 def seed(database: Database, cases: int = 400, seed_value: int = 15) -> list[dict]:

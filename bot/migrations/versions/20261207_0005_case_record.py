@@ -70,15 +70,17 @@ def upgrade() -> None:
     )
     op.create_index('ix_child_feedback_answered_on', 'child_feedback', ['answered_on'], unique=False)
     op.create_index('ix_child_feedback_comment_from', 'child_feedback', ['comment_from'], unique=False)
-    # The reports select cases and conversations by their first day (a database made with
-    # create_all from today's models has them already).
-    for table in ('cases', 'conversations'):
-        name = f'ix_{table}_created_at'
+    # The reports select cases and conversations by their first day, and find a case's first
+    # counsellor message (a database made with create_all from today's models has them already).
+    for name, table, columns in (('ix_cases_created_at', 'cases', ['created_at']),
+                                 ('ix_conversations_created_at', 'conversations', ['created_at']),
+                                 ('ix_case_entries_first_reply', 'case_entries', ['case_id', 'sender', 'created_at'])):
         if name not in {index['name'] for index in sa.inspect(op.get_bind()).get_indexes(table)}:
-            op.create_index(name, table, ['created_at'], unique=False)
+            op.create_index(name, table, columns, unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_case_entries_first_reply', table_name='case_entries')
     op.drop_index('ix_conversations_created_at', table_name='conversations')
     op.drop_index('ix_cases_created_at', table_name='cases')
     op.drop_index('ix_child_feedback_comment_from', table_name='child_feedback')
