@@ -142,7 +142,7 @@ class Relay:
             conversation = self._conversation(session, inbound)
             transcript.add_user_message(session, conversation, stored_text)
             if self._database.keyring is not None:  # a comment after the feedback question, kept apart
-                feedback.take_comment(session, conversation.id, stored_text, self._database.keyring)
+                feedback.take_comment(session, conversation, stored_text, self._database.keyring)
             return self._lock_state(session, conversation) if to_rasa else None
 
         state = await self._database.run(store)

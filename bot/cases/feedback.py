@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from bot.cases.crypto import Keyring
 from bot.cases.hours import VIETNAM
 from bot.messages import BotReply, Button
-from bot.models import CHANNEL_MAX_CHARS, Base, as_utc, utc_now
+from bot.models import CHANNEL_MAX_CHARS, Base, Conversation, as_utc, utc_now
 from common.redaction import redact
 
 QUESTION = "Cuộc trò chuyện hôm nay có giúp được em không?"
@@ -109,17 +109,20 @@ def record_answer(session: Session, payload: str, conversation_id: int, now: dat
     return THANKS
 
 
-def take_comment(session: Session, conversation_id: int, text: str, keyring: Keyring,
+def take_comment(session: Session, conversation: Conversation, text: str, keyring: Keyring,
                  now: datetime | None = None) -> bool:
     """If this conversation's child has just answered, keep `text` as their comment (once)."""
     now = now or utc_now()
     row = session.scalars(
-        select(ChildFeedback).where(ChildFeedback.comment_from == conversation_id).order_by(ChildFeedback.id.desc())
+        select(ChildFeedback).where(ChildFeedback.comment_from == conversation.id).order_by(ChildFeedback.id.desc())
         .limit(1)
     ).first()
     if row is None:
         return False
-    if row.comment_until is None or as_utc(row.comment_until) < now:
+    answered_at = as_utc(row.comment_until) - timedelta(minutes=COMMENT_MINUTES) if row.comment_until else None
+    # A conversation begun after the answer is another one that got the same id (SQLite may
+    # reuse the id of a conversation deleted by "forget me" in between): never its words.
+    if answered_at is None or as_utc(row.comment_until) < now or as_utc(conversation.created_at) > answered_at:
         row.comment_from, row.comment_until = None, None
         return False
     comment = redact(" ".join(text.split()))[:COMMENT_MAX_CHARS]

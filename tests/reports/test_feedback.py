@@ -158,3 +158,32 @@ def test_on_zalo_the_choices_are_numbered(tmp_path: Path, fake_rasa: FakeRasa) -
             wait_until(lambda: len(_feedback(settings)) == 1, what="the answer stored")
             assert (_feedback(settings)[0].answer, _feedback(settings)[0].channel) == ("neutral", "zalo")
             wait_until(lambda: any(THANKS in m.text for m in zalo.sent_to(user)), what="the thanks")
+
+
+def test_a_comment_is_taken_only_from_the_conversation_that_answered(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from cryptography.fernet import Fernet
+
+    from bot.cases import feedback
+    from bot.cases.crypto import Keyring
+    from bot.db import migrate
+    from bot.models import Conversation, utc_now
+
+    keyring = Keyring([Fernet.generate_key().decode()])
+    database = Database(f"sqlite:///{tmp_path / 'app.db'}", keyring)
+    migrate(database)
+    now = utc_now()
+    with database.session() as session:
+        old = Conversation(channel="web", external_id="a" * 20, created_at=now - timedelta(minutes=5))
+        session.add(old)
+        session.flush()
+        reply = feedback.question(session, None, "web", now)
+        assert feedback.record_answer(session, reply.buttons[1].payload, old.id, now) == THANKS
+        # Same id, but begun after the answer (a reused id): not a comment.
+        newer = Conversation(channel="web", external_id="b" * 20, created_at=now + timedelta(minutes=1))
+        newer.id = old.id
+        assert not feedback.take_comment(session, newer, "tin nhắn của người khác", keyring, now + timedelta(minutes=2))
+        [row] = session.scalars(select(ChildFeedback)).all()
+        assert row.comment is None and row.comment_from is None
+    database.dispose()
