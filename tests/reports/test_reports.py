@@ -264,3 +264,23 @@ def test_the_export_has_no_count_below_five_and_no_text(database: Database) -> N
         if value.isdigit() and "giây" not in section:
             assert not 1 <= int(value) <= 4, (section, label, value)
     assert not any(value for _, _, value in rows if "c0" in value)
+
+
+def test_revision_0005_upgrades_downgrades_and_upgrades_again(database: Database) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from bot.db import alembic_config
+
+    with database.engine.begin() as connection:
+        config = alembic_config(database.url)
+        config.attributes["connection"] = connection
+        config.attributes["keyring"] = database.keyring
+        command.downgrade(config, "0004")
+    tables = set(inspect(database.engine).get_table_names())
+    assert not {"case_records", "child_feedback", "feedback_prompts"} & tables
+    migrate(database)
+    tables = set(inspect(database.engine).get_table_names())
+    assert {"case_records", "child_feedback", "feedback_prompts"} <= tables
+    indexes = {i["name"] for i in inspect(database.engine).get_indexes("case_entries")}
+    assert "ix_case_entries_first_reply" in indexes
