@@ -79,7 +79,8 @@ AGE_BANDS: dict[str, str] = {
     "15_17": "15–17 tuổi",
     "adult": "Người lớn (từ 18 tuổi)",
 }
-GENDERS: dict[str, str] = {"female": "Nữ", "male": "Nam", "other": "Khác", "unknown": "Không rõ"}
+# Optional: the form's empty choice is "Không rõ".
+GENDERS: dict[str, str] = {"female": "Nữ", "male": "Nam", "other": "Khác"}
 CONTACTS: dict[str, str] = {
     "child": "Chính trẻ",
     "parent": "Cha mẹ, người chăm sóc",
