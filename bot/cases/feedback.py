@@ -139,3 +139,12 @@ def _forget_expired_links(session: Session, now: datetime) -> None:
 def forget_expired_links(session: Session, now: datetime | None = None) -> None:
     """Clear every answer's link to a conversation whose comment time is up (reports call it)."""
     _forget_expired_links(session, now or utc_now())
+
+
+def purge_comments(session: Session, answered_before: date) -> int:
+    """Clear the comments of answers given before `answered_before` (the retention job, with
+    RETENTION_CASE_DAYS): the counts stay, the child's words go. Returns how many."""
+    result = session.execute(update(ChildFeedback).where(ChildFeedback.comment.is_not(None),
+                                                          ChildFeedback.answered_on < answered_before)
+                             .values(comment=None))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.cases.feedback import ALREADY_ANSWERED, QUESTION, THANKS, ChildFeedback, FeedbackPrompt
+from bot.cases.hours import VIETNAM
 from bot.cases.models import Role
 from bot.db import Database
 from bot.settings import Settings
@@ -187,3 +188,35 @@ def test_a_comment_is_taken_only_from_the_conversation_that_answered(tmp_path: P
         [row] = session.scalars(select(ChildFeedback)).all()
         assert row.comment is None and row.comment_from is None
     database.dispose()
+
+
+def test_the_retention_job_clears_old_comments_and_keeps_the_answers(tmp_path: Path) -> None:
+    from datetime import date, datetime, timedelta
+
+    from cryptography.fernet import Fernet
+
+    from bot.cases.crypto import Keyring
+    from bot.db import migrate
+    from bot.privacy import stores
+    from bot.privacy.retention import Retention
+
+    keyring = Keyring([Fernet.generate_key().decode()])
+    database = Database(f"sqlite:///{tmp_path / 'app.db'}", keyring)
+    migrate(database)
+    today = date(2026, 12, 7)
+    with database.session() as session:
+        session.add(ChildFeedback(answered_on=today - timedelta(days=400), channel="web", answer="no",
+                                  comment=keyring.encrypt("cũ")))
+        session.add(ChildFeedback(answered_on=today - timedelta(days=10), channel="web", answer="yes",
+                                  comment=keyring.encrypt("mới")))
+    retention = Retention(database, stores.TrackerStore(f"sqlite:///{tmp_path / 'tracker.db'}"), 30, 365)
+    retention.purge(now=datetime(2026, 12, 7, 12, tzinfo=VIETNAM))
+    retention.dispose()
+    rows = _feedback_rows(database)
+    assert [(r.answer, r.comment is None) for r in rows] == [("no", True), ("yes", False)]
+    database.dispose()
+
+
+def _feedback_rows(database: Database) -> list[ChildFeedback]:
+    with database.session() as session:
+        return list(session.scalars(select(ChildFeedback).order_by(ChildFeedback.id)))
