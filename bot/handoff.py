@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import transcript
-from bot.cases import audit, service, wording
+from bot.cases import audit, feedback, service, wording
 from bot.cases.alerts import StaffAlerts, new_case_text, overdue_text
 from bot.cases.crypto import Keyring, UserRefs
 from bot.cases.feed import CaseFeed, Notice
@@ -39,7 +39,7 @@ from bot.cases.models import Case, CaseStatus, Risk, Role, StaffUser
 from bot.coordination.job_lock import lock_in_transaction
 from bot.coordination.turn_locks import LocalTurnLocks, TurnLocks, TurnLockTimeout
 from bot.db import Database
-from bot.messages import BotReply, Inbound, StoredMessage
+from bot.messages import BotReply, Button, Inbound, StoredMessage
 from bot.models import Conversation, Sender, conversation_key, utc_now
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.settings import Settings
@@ -246,19 +246,22 @@ class Handoff:
             return await self._close(case_id, staff_id, outcome)
 
     async def _close(self, case_id: int, staff_id: int, outcome: str) -> CaseRef:
-        def work(session: Session) -> tuple[CaseRef, str, bool]:
+        def work(session: Session) -> tuple[CaseRef, str, bool, int | None]:
             actor = _staff(session, staff_id)
             case = service.load(session, case_id)
             was_active = case.status == CaseStatus.ACTIVE
             service.close(session, case_id, actor, outcome)
             audit.record(session, actor, "case_closed", case.id, outcome=outcome)
             assigned = session.get(StaffUser, case.assigned_to_id) if case.assigned_to_id else actor
-            return _ref(session, case), (assigned or actor).display_name, was_active
+            return _ref(session, case), (assigned or actor).display_name, was_active, case.assigned_to_id
 
-        ref, name, was_active = await self._database.run(work)
+        ref, name, was_active, counsellor_id = await self._database.run(work)
         if was_active:
             await self._say(ref, wording.closed(name), Sender.SYSTEM)
             await self._resume_rasa(ref, check_in=True)
+            if feedback.should_ask(outcome):  # one optional question (bot/cases/feedback.py)
+                question = await self._database.run(lambda s: feedback.question(s, counsellor_id, ref.channel))
+                await self._say(ref, question.text, Sender.SYSTEM, question.buttons)
         else:  # closed while waiting (e.g. the child left): say where help is, let Mây offer again
             await self._say(ref, wording.CLOSED_UNANSWERED, Sender.SYSTEM)
             await self._resume_rasa(ref)
@@ -316,9 +319,11 @@ class Handoff:
                 raise service.CaseError("Mây vẫn đang trả lời trẻ; bạn thử lại sau giây lát.") from None
             yield
 
-    async def _say(self, ref: CaseRef, text: str, sender: Sender) -> list[StoredMessage]:
+    async def _say(self, ref: CaseRef, text: str, sender: Sender,
+                   buttons: tuple[Button, ...] = ()) -> list[StoredMessage]:
         """Store a message for the person and queue it (push channels); add it to the case."""
-        stored = await self._speaker.say(ref.channel, ref.external_id, [BotReply(text=text)], sender)
+        stored = await self._speaker.say(ref.channel, ref.external_id, [BotReply(text=text, buttons=buttons)],
+                                         sender)
 
         def sync(session: Session) -> None:
             case = session.get(Case, ref.id)

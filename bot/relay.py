@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from bot import replies, transcript
 from bot.admission import Admission
+from bot.cases import feedback
 from bot.coordination.turn_locks import LocalTurnLocks, TurnLocks, TurnLockTimeout
 from bot.db import Database
 from bot.messages import GREETING_PAYLOAD, BotReply, Inbound, StoredMessage
@@ -113,9 +114,13 @@ class Relay:
         if inbound.payload is not None:
             def press(session: Session) -> tuple[str, LockState | None]:
                 forward, conversation = self._store_button_press(session, inbound)
+                if feedback.is_answer(forward):  # the question after a case (bot/cases/feedback.py)
+                    return feedback.record_answer(session, forward, conversation.id), None
                 return forward, self._lock_state(session, conversation)
 
             forward, state = await self._database.run(press)
+            if feedback.is_answer(inbound.payload):
+                return await self._reply(inbound, forward)  # never to Rasa: the thanks
             return await self._ask_rasa(inbound, forward, state)
 
         assert inbound.text is not None
@@ -130,6 +135,8 @@ class Relay:
         def store(session: Session) -> LockState | None:
             conversation = self._conversation(session, inbound)
             transcript.add_user_message(session, conversation, stored_text)
+            if self._database.keyring is not None:  # a comment after the feedback question, kept apart
+                feedback.take_comment(session, conversation, stored_text, self._database.keyring)
             return self._lock_state(session, conversation) if to_rasa else None
 
         state = await self._database.run(store)

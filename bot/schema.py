@@ -20,6 +20,9 @@ MODEL_MODULES = (
     "bot.channels.zalo_windows",
     # privacy (bot/privacy): anonymous counts left of cases after their retention period
     "bot.privacy.models",
+    # the case record and the child's feedback (bot/cases/record.py, bot/cases/feedback.py)
+    "bot.cases.record",
+    "bot.cases.feedback",
 )
 
 

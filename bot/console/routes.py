@@ -243,6 +243,7 @@ def _iso(value: Any) -> str | None:
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 async def case_page(request: Request, ctx: Ctx, staff: StaffDep, case_id: int) -> HTMLResponse:
     keyring = ctx.handoff.keyring
+    from bot.console.records import case_page_values as case_record_values
 
     def work(session: Session) -> dict[str, Any]:
         me = session.get(StaffUser, staff.id)
@@ -269,6 +270,7 @@ async def case_page(request: Request, ctx: Ctx, staff: StaffDep, case_id: int) -
             "can_close": case.status == CaseStatus.ACTIVE and (case.assigned_to_id == me.id or me.has_role(Role.SUPERVISOR))
                          or (case.status == CaseStatus.WAITING and me.has_role(Role.SUPERVISOR)),
             "waited": int(service.waited_seconds(case)),
+            **case_record_values(session, case, me, keyring),  # the case record (bot/console/records.py)
         }
 
     return page(request, "case.html", staff, **await ctx.database.run(work))
@@ -421,7 +423,11 @@ def install(app: Any) -> None:
     """Add the console's routes, static files and error pages to the gateway."""
     from fastapi.staticfiles import StaticFiles
 
+    from bot.console import records, reports  # the case record and the reports (issue #15)
+
     app.include_router(router)
+    app.include_router(records.router)
+    app.include_router(reports.router)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 
     @app.exception_handler(LoginRequired)

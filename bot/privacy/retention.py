@@ -32,6 +32,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from bot import inbox
+from bot.cases import feedback
 from bot.cases.models import OPEN_STATUSES, Case, ConsoleSession
 from bot.channels import message_refs
 from bot.db import Database
@@ -141,6 +142,7 @@ class Retention:
         report.message_refs = refs_before - refs_after
         report.console_sessions = _rowcount(session.execute(
             delete(ConsoleSession).where(ConsoleSession.expires_at < now)))
+        feedback.purge_comments(session, case_cutoff.date())  # children's comments: as long as cases
         return gone, protected
 
     def apply_pending_forgets(self, now: datetime | None = None) -> int:

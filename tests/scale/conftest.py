@@ -95,7 +95,7 @@ def redis_key_prefix(redis_url: str) -> Iterator[str]:
 
     prefix = f"scale{uuid.uuid4().hex[:10]}:"
     yield prefix
-    # The gateways' keys and Rasa's lock keys both start with it (scripts/stack.lock_key_prefix).
+    # The gateways' keys and Rasa's lock keys both start with it (devtools/stack.lock_key_prefix).
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(match=f"{prefix}*", count=1000):
         client.delete(key)
