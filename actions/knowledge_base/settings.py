@@ -32,6 +32,14 @@ def kb_reload_seconds() -> int:
     return get_settings().kb_reload_seconds
 
 
+def retention_days() -> int:
+    """RETENTION_CONVERSATION_DAYS: how long questions nobody answered are kept (`unanswered.py`),
+    like the conversations they came from."""
+    from bot.settings import get_settings
+
+    return get_settings().retention_conversation_days
+
+
 def kb_content_dir() -> Path:
     """The reviewed YAML content (`KB_CONTENT_DIR` overrides it, for staff previews and tests)."""
     configured = os.environ.get("KB_CONTENT_DIR", "").strip()

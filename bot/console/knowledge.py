@@ -11,8 +11,9 @@ runs the command line's validator (`editing.check_card`: validation.py and prove
 and shows its problems in the form, with everything typed kept. A save is a draft; a
 second editor approves it (four eyes) and it is published (`editing.approve`); every
 version has its diff, author, reviewer and time, and any version can be restored as a new
-draft. Every change is in the audit log (app database); the versions themselves are in
-the knowledge-base database.
+draft. Questions nobody answered (`unanswered.py`) are listed for editors, grouped by
+similarity and redacted. Every change, and every reading of those questions, is in the
+audit log (app database); the versions themselves are in the knowledge-base database.
 
 Architecture: the gateway uses `actions.knowledge_base` as a library here and nowhere else
 (docs/architecture.md): the same app environment and image, no Rasa or rasa-sdk import
@@ -42,6 +43,7 @@ from actions.knowledge_base.loader import ensure_loaded, read_content_from_datab
 from actions.knowledge_base.replies import button_title, compose_answer
 from actions.knowledge_base.review import due_for_review
 from actions.knowledge_base.settings import kb_content_dir
+from actions.knowledge_base.unanswered import group_unanswered
 from bot.cases import audit, service
 from bot.cases.models import Role, StaffUser
 from bot.console import auth
@@ -143,6 +145,26 @@ async def knowledge_list(request: Request, store: Store, staff: StaffDep) -> HTM
 
     return page(request, "knowledge_list.html", staff, **await _kb(store, work),
                 can_edit=staff.role == Role.EDITOR, STATUS_LABELS=STATUS_LABELS)
+
+
+# ---- questions nobody answered ---------------------------------------------------------------------
+
+
+@router.get("/unanswered", response_class=HTMLResponse)
+async def unanswered_page(request: Request, store: Store, ctx: Ctx, staff: StaffDep) -> HTMLResponse:
+    """What the bot could not answer confidently, grouped, redacted; past retention, deleted."""
+    reader(staff)
+    days = ctx.settings.retention_conversation_days
+
+    def work(session: Session) -> dict[str, Any]:
+        served = read_content_from_database(session)
+        groups = group_unanswered(session, dt.datetime.now(dt.timezone.utc), days)
+        return {"groups": groups, "titles": {c.id: button_title(c) for c in served.cards}}
+
+    context = await _kb(store, work)
+    await _audit(ctx, staff, "kb_unanswered_viewed", groups=len(context["groups"]))
+    return page(request, "knowledge_unanswered.html", staff, **context, retention_days=days,
+                AUDIENCE_LABELS=AUDIENCE_LABELS)
 
 
 # ---- one card: the form, Preview and Save ----------------------------------------------------------

@@ -25,9 +25,10 @@ from actions.knowledge_base import editing
 from actions.knowledge_base.citations import CHECKED_PREFIX, vn_date
 from actions.knowledge_base.database import KnowledgeBaseDatabase
 from actions.knowledge_base.loader import ensure_loaded, read_content_from_database
-from actions.knowledge_base.models import CardVersion, Feedback
+from actions.knowledge_base.models import CardVersion, Feedback, UnansweredQuestion
 from actions.knowledge_base.service import ConversationState, KnowledgeBase, UserMessage
 from actions.knowledge_base.settings import DEFAULT_CONTENT_DIR
+from actions.knowledge_base.unanswered import record_unanswered
 from bot.app import create_app
 from bot.cases.models import AuditEntry, Role
 from bot.db import Database
@@ -393,3 +394,34 @@ def test_a_loader_run_does_not_overwrite_a_card_published_in_the_console(
     with kb.session() as session:
         [waiting] = editing.open_drafts(session, CARD)
         assert (waiting.origin, waiting.author, waiting.data.get("note")) == ("yaml", "yaml", "sửa trong YAML")
+
+
+# ---- questions nobody answered ----------------------------------------------------------------------------
+
+
+def test_editors_see_the_questions_nobody_answered_grouped_and_redacted(editors: Settings, an: Any,
+                                                                         kb: KnowledgeBaseDatabase) -> None:
+    client, _ = an
+    client.get("/console/knowledge")  # loads the YAML into the fresh database
+    now = dt.datetime.now(dt.timezone.utc)
+    for days_ago, text in ((1, "mình là Lan, cách làm bánh flan ngon"), (2, "cách làm bánh flan thế nào"),
+                           (3, "số của em 0912345678, học bơi ở đâu"), (45, "cách làm bánh flan ngon nhất")):
+        record_unanswered(kb, text, "child", CARD, 0.1, 365, now=now - dt.timedelta(days=days_ago))
+
+    page = unescape(client.get("/console/knowledge/unanswered").text)
+
+    table = page[page.index('id="unanswered"'):]
+    rows = table.split("<tr>")[2:]
+    assert len(rows) == 2  # the two flan questions are one group; the one past 30 days is gone
+    assert "mình là [name], cách làm bánh flan ngon" in rows[0] and "cách làm bánh flan thế nào" in rows[0]
+    assert "<td>2</td>" in rows[0]
+    assert "số của em [phone], học bơi ở đâu" in rows[1]
+    assert "Lan" not in table and "0912345678" not in table and "ngon nhất" not in table
+    with kb.session() as session:
+        assert session.query(UnansweredQuestion).count() == 3
+    assert ("an", "kb_unanswered_viewed") in [(a, b) for a, b, _ in audit_actions(editors)]
+    counsellor, _ = signed_in(editors, "lan")
+    try:
+        assert counsellor.get("/console/knowledge/unanswered").status_code == 403
+    finally:
+        counsellor.__exit__(None, None, None)
