@@ -89,6 +89,8 @@ class ActionAnswerQuestion(Action):
                 default_knowledge_base()
             except Exception:  # noqa: BLE001 - retried on the first question; the server must start
                 logger.exception("knowledge base not ready at start")
+            else:  # the database is there and migrated
+                _start_unanswered_retention()
 
     def name(self) -> str:
         return "action_answer_question"
@@ -128,6 +130,24 @@ class ActionAnswerQuestion(Action):
                               closest[0].card_id if closest else None, reply.confidence, retention_days())
         except Exception:  # noqa: BLE001 - losing one of these must not break the conversation
             logger.exception("could not keep an unanswered question")
+
+
+_unanswered_retention: Any = None  # this process's schedule (unanswered.start_purge_schedule)
+
+
+def _start_unanswered_retention() -> None:
+    """Questions nobody answered are deleted on the retention schedule, even when nobody writes.
+    Once a process (rasa-sdk creates each action once)."""
+    global _unanswered_retention
+    from actions.knowledge_base.settings import retention_check_seconds, retention_days
+    from actions.knowledge_base.unanswered import start_purge_schedule
+
+    if _unanswered_retention is not None:
+        return
+    try:
+        _unanswered_retention = start_purge_schedule(default_database, retention_days, retention_check_seconds())
+    except Exception:  # noqa: BLE001 - the server must start; writes and readings purge too
+        logger.exception("could not start the retention of unanswered questions")
 
 
 class ActionChatOrAnswer(ActionAnswerQuestion):

@@ -40,6 +40,13 @@ def retention_days() -> int:
     return get_settings().retention_conversation_days
 
 
+def retention_check_seconds() -> int:
+    """RETENTION_CHECK_SECONDS: how often what is past retention is looked for."""
+    from bot.settings import get_settings
+
+    return get_settings().retention_check_seconds
+
+
 def kb_content_dir() -> Path:
     """The reviewed YAML content (`KB_CONTENT_DIR` overrides it, for staff previews and tests)."""
     configured = os.environ.get("KB_CONTENT_DIR", "").strip()

@@ -8,7 +8,9 @@ replaced (`redact`: common/redaction.py, plus capitalised words inside a sentenc
 a child's message are mostly names: "cô Hằng", "mình là Lan"), the register it was asked in,
 the card it came closest to and that card's score. No sender, no conversation, no time finer
 than the day it was asked matters to anyone, so nothing else. Kept RETENTION_CONVERSATION_DAYS
-like the conversations it came from: each write and each reading deletes what is older.
+like the conversations it came from: each write and each reading deletes what is older, and
+so does a schedule in the action server (`start_purge_schedule`, every RETENTION_CHECK_SECONDS),
+whether or not anyone writes or reads.
 
 Limits, said plainly: a name written in lower case without accents ("co hang") or as the
 first word of a sentence is not recognised as a name; editors read these questions in the
@@ -21,8 +23,11 @@ pairs, `SIMILAR`) form one group, so ten phrasings of one missing answer read as
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import re
+import threading
+from collections.abc import Callable
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -34,6 +39,7 @@ from actions.knowledge_base.models import UnansweredQuestion
 from actions.knowledge_base.text import canonical
 from common.redaction import PLACEHOLDER, redact
 
+logger = logging.getLogger(__name__)
 TEXT_MAX_CHARS = 500
 SIMILAR = 0.5
 NAME = PLACEHOLDER["name"]
@@ -81,6 +87,37 @@ def purge_unanswered(session: Session, now: dt.datetime, retention_days: int) ->
     """Delete what is older than the retention period; how many rows went."""
     cutoff = now - dt.timedelta(days=retention_days)
     return session.execute(delete(UnansweredQuestion).where(UnansweredQuestion.created_at < cutoff)).rowcount or 0
+
+
+@dataclass
+class PurgeSchedule:
+    thread: threading.Thread
+    stopping: threading.Event
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        self.stopping.set()
+        self.thread.join(timeout)
+
+
+def start_purge_schedule(database: Callable[[], KnowledgeBaseDatabase], retention_days: Callable[[], int],
+                         every_seconds: float) -> PurgeSchedule:
+    """Delete what is past retention now and every `every_seconds`, in a daemon thread."""
+    stopping = threading.Event()
+
+    def loop() -> None:
+        while not stopping.is_set():
+            try:
+                with database().session() as session:
+                    gone = purge_unanswered(session, dt.datetime.now(dt.timezone.utc), retention_days())
+                if gone:
+                    logger.info("deleted %d unanswered questions past retention", gone)
+            except Exception:  # noqa: BLE001 - tried again at the next turn of the schedule
+                logger.exception("could not delete unanswered questions past retention")
+            stopping.wait(every_seconds)
+
+    thread = threading.Thread(target=loop, name="kb-unanswered-retention", daemon=True)
+    thread.start()
+    return PurgeSchedule(thread, stopping)
 
 
 @dataclass

@@ -178,7 +178,12 @@ async def card_page(request: Request, store: Store, staff: StaffDep, card_id: st
         served = read_content_from_database(session)
         card = _served_card(served, card_id)
         drafts = editing.open_drafts(session, card_id)
-        start = editing.version_card(drafts[-1], served) if drafts else card
+        start = card
+        if drafts:  # the form goes on from the waiting draft, so nobody's pending change is lost
+            try:
+                start = editing.version_card(drafts[-1], served)
+            except editing.EditError:
+                pass  # an unreadable draft: start from the card served (the draft stays listed)
         return {"values": form_values(start), "draft": drafts[-1] if drafts else None,
                 **_card_context(session, served, card)}
 

@@ -368,7 +368,7 @@ async def overview_json(ctx: Ctx, staff: StaffDep) -> JSONResponse:
             "active": [_case_json(c, assignee=people.get(c.assigned_to_id or 0)) for c in active],
             "staff": [{"name": u.display_name, "role": wording.ROLE_LABELS[u.role.value],
                        "load": sum(1 for c in active if c.assigned_to_id == u.id), "capacity": u.capacity}
-                      for u in people.values() if u.active],
+                      for u in people.values() if u.active and u.has_role(Role.COUNSELLOR)],
         }
 
     return JSONResponse(await ctx.database.run(work), headers={"Cache-Control": "no-store"})

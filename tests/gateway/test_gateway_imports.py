@@ -43,7 +43,7 @@ def test_the_action_server_imports_only_the_settings_of_the_gateway() -> None:
 
 
 def test_the_gateway_loads_no_action_module_and_no_rasa_sdk() -> None:
-    probe = ("import json, sys; import bot.app; "
+    probe = ("import json, sys; import bot.app, bot.console.knowledge; "
              "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('actions', 'rasa_sdk')))))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120,
                             env={**os.environ, "PYTHONPATH": str(REPO)})

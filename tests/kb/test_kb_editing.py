@@ -19,8 +19,14 @@ from actions.knowledge_base.database import KnowledgeBaseDatabase
 from actions.knowledge_base.loader import ensure_loaded, read_content_from_database
 from actions.knowledge_base.models import CardVersion, UnansweredQuestion
 from actions.knowledge_base.service import ConversationState, KnowledgeBase, UserMessage
-from actions.knowledge_base.unanswered import group_unanswered, record_unanswered, redact_question
+from actions.knowledge_base.unanswered import (
+    group_unanswered,
+    record_unanswered,
+    redact_question,
+    start_purge_schedule,
+)
 from bot.settings import get_settings
+from devtools.waiting import wait_for
 from tests.kb.kb_paths import FIXTURE_CONTENT
 from tests.kb.test_kb_actions import run, tracker
 
@@ -157,3 +163,22 @@ def test_similar_questions_are_grouped_and_old_ones_deleted_on_the_retention_sch
     assert [(g.count, g.questions) for g in groups] == [
         (2, ["cách làm bánh flan ngon", "cách làm bánh flan thế nào"]), (1, ["học bơi ở đâu cho trẻ em"])]
     assert left == 3
+
+
+def test_questions_past_retention_are_deleted_on_a_schedule_without_any_write_or_reading(
+        loaded_database: KnowledgeBaseDatabase) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    record_unanswered(loaded_database, "cách làm bánh flan ngon", None, None, 0.1, 365, now=now - dt.timedelta(days=40))
+    record_unanswered(loaded_database, "học bơi ở đâu", None, None, 0.1, 365, now=now - dt.timedelta(days=1))
+
+    schedule = start_purge_schedule(lambda: loaded_database, lambda: 30, every_seconds=0.2)
+
+    def texts() -> list[str]:
+        with loaded_database.session() as session:
+            return [q.text for q in session.query(UnansweredQuestion).all()]
+
+    try:
+        wait_for(lambda: texts() == ["học bơi ở đâu"], "the schedule's deletion", timeout=10)
+    finally:
+        schedule.stop()
+    assert not schedule.thread.is_alive()
