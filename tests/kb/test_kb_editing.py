@@ -14,7 +14,8 @@ import pytest
 
 from actions.answer_question import ActionAnswerQuestion
 from actions.knowledge_base import editing, service
-from actions.knowledge_base.content import Card, Content
+from actions.knowledge_base.cli import main
+from actions.knowledge_base.content import Card, Content, read_content
 from actions.knowledge_base.database import KnowledgeBaseDatabase
 from actions.knowledge_base.loader import ensure_loaded, read_content_from_database
 from actions.knowledge_base.models import CardVersion, UnansweredQuestion
@@ -182,3 +183,20 @@ def test_questions_past_retention_are_deleted_on_a_schedule_without_any_write_or
     finally:
         schedule.stop()
     assert not schedule.thread.is_alive()
+
+
+def test_export_writes_a_published_console_version_and_a_load_of_it_leaves_nothing_waiting(
+        loaded_database: KnowledgeBaseDatabase, database_url: str, tmp_path: Path) -> None:
+    card = a_child_card(served(loaded_database))
+    publish(loaded_database, replace(card, child_answer=(NEW_TEXT, *card.child_answer[1:])))
+
+    assert main(["--database", database_url, "export", "--out", str(tmp_path / "exported")]) == 0
+    exported = read_content(tmp_path / "exported").content.card(card.id)
+    assert exported is not None and exported.child_answer[0] == NEW_TEXT
+
+    result = ensure_loaded(loaded_database, tmp_path / "exported")
+    assert result.loaded
+    with loaded_database.session() as session:
+        assert editing.open_drafts(session) == []
+        assert editing.published_version(session, card.id).origin == "console"  # type: ignore[union-attr]
+    assert NEW_TEXT in child_reads(KnowledgeBase(served(loaded_database)), card.id)
