@@ -64,8 +64,6 @@ STATUS_LABELS = {"draft": "Bản nháp chờ duyệt", "published": "Đang dùng
 ORIGIN_LABELS = {"yaml": "Tệp nội dung (YAML)", "console": "Sửa trên bảng điều khiển", "restore": "Khôi phục"}
 AUDIENCE_LABELS = {"child": "Trẻ em", "parent": "Người lớn", "both": "Cả hai"}
 FIELD_MAX_CHARS = 20_000
-EMPTY_CITATION_ROWS = 2
-EMPTY_SOURCE_ROWS = 1
 
 
 class KnowledgeRefused(service.NotAllowed):
