@@ -16,8 +16,8 @@ from actions.knowledge_base.content import read_content
 from actions.knowledge_base.settings import DEFAULT_CONTENT_DIR
 from devtools.ports import free_port
 from devtools.waiting import wait_for
-from scripts.stack import REPO_ROOT, Stack
-from tests.e2e.e2e_support import PASSWORD, create_staff
+# REPO_ROOT and Stack through the e2e helpers: wherever the stack module lives (scripts/ or devtools/).
+from tests.e2e.e2e_support import PASSWORD, REPO_ROOT, Stack, create_staff
 from tests.e2e.test_handoff_e2e import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.webchat_support import new_conversation, send
 
