@@ -74,9 +74,14 @@ def slot_events(before: ConversationState, reply: Reply, question: str = "") -> 
     return events
 
 
+# Replies that mean "not sure what you asked": the top cards as buttons, or the topics.
+UNANSWERED_KINDS = ("clarify", "topics")
+
+
 class ActionAnswerQuestion(Action):
-    def __init__(self, knowledge_base: KnowledgeBase | None = None) -> None:
+    def __init__(self, knowledge_base: KnowledgeBase | None = None, unanswered_database: Any = None) -> None:
         self._knowledge_base = knowledge_base
+        self._unanswered_database = unanswered_database
         if knowledge_base is None:
             # rasa-sdk creates the action when the server starts: load the content
             # now (migrate, import if changed, index) instead of on the first question.
@@ -84,6 +89,8 @@ class ActionAnswerQuestion(Action):
                 default_knowledge_base()
             except Exception:  # noqa: BLE001 - retried on the first question; the server must start
                 logger.exception("knowledge base not ready at start")
+            else:  # the database is there and migrated
+                _start_unanswered_retention()
 
     def name(self) -> str:
         return "action_answer_question"
@@ -104,7 +111,43 @@ class ActionAnswerQuestion(Action):
             dispatcher.utter_message(**out.as_dispatch())
         logger.info("kb reply: %s card=%s confidence=%.3f register=%s",
                     reply.kind, reply.card_id, reply.confidence, reply.register)
+        if reply.kind in UNANSWERED_KINDS and message.text and not message.text.startswith("/"):
+            self._keep_unanswered(knowledge_base, message, reply)
         return slot_events(before, reply, message.text)
+
+    def _keep_unanswered(self, knowledge_base: KnowledgeBase, message: UserMessage, reply: Reply) -> None:
+        """A question the bot could not answer confidently, redacted, for editors (unanswered.py).
+        An action built with a knowledge base of its own (tests, tools) keeps them only in the
+        database it was given."""
+        from actions.knowledge_base.settings import retention_days
+        from actions.knowledge_base.unanswered import record_unanswered
+
+        if self._unanswered_database is None and self._knowledge_base is not None:
+            return
+        try:
+            closest = knowledge_base.rank(message, reply.state.audience, limit=1)
+            record_unanswered(self._unanswered_database or default_database(), message.text, reply.state.audience,
+                              closest[0].card_id if closest else None, reply.confidence, retention_days())
+        except Exception:  # noqa: BLE001 - losing one of these must not break the conversation
+            logger.exception("could not keep an unanswered question")
+
+
+_unanswered_retention: Any = None  # this process's schedule (unanswered.start_purge_schedule)
+
+
+def _start_unanswered_retention() -> None:
+    """Questions nobody answered are deleted on the retention schedule, even when nobody writes.
+    Once a process (rasa-sdk creates each action once)."""
+    global _unanswered_retention
+    from actions.knowledge_base.settings import retention_check_seconds, retention_days
+    from actions.knowledge_base.unanswered import start_purge_schedule
+
+    if _unanswered_retention is not None:
+        return
+    try:
+        _unanswered_retention = start_purge_schedule(default_database, retention_days, retention_check_seconds())
+    except Exception:  # noqa: BLE001 - the server must start; writes and readings purge too
+        logger.exception("could not start the retention of unanswered questions")
 
 
 class ActionChatOrAnswer(ActionAnswerQuestion):

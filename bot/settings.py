@@ -83,6 +83,9 @@ class Settings:
     # long a turn may take before the child is told it is busy (with 111) while it goes on.
     rasa_max_in_flight: int = 8
     rasa_reply_deadline_seconds: float = 4.0
+    # The action server checks the knowledge base's serving version at most this often and
+    # rebuilds its index when an editor published a card (actions/knowledge_base/editing.py).
+    kb_reload_seconds: int = 20
 
     def __post_init__(self) -> None:
         if not self.rasa_urls:  # built directly (tests) with one rasa_url
@@ -128,6 +131,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         app_database_url=_get(env, "APP_DATABASE_URL") or f"sqlite:///{data_dir / 'app.db'}",
         kb_database_url=_get(env, "KB_DATABASE_URL") or f"sqlite:///{data_dir / 'kb.db'}",
+        kb_reload_seconds=_int(env, "KB_RELOAD_SECONDS", 20, minimum=1, maximum=3600),
         max_message_chars=_int(env, "MAX_MESSAGE_CHARS", 2000, minimum=1, maximum=100_000),
         bot_env=bot_env,
         case_encryption_keys=tuple(

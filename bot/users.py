@@ -2,6 +2,7 @@
 
     python -m bot.users create admin --name "Hà" --role admin       # asks for the password twice
     python -m bot.users create lan --name "Lan" --role counsellor --capacity 3
+    python -m bot.users create thu --name "Thu" --role editor    # the legal content only, no cases
     python -m bot.users list
     python -m bot.users password lan          # set a new password (ends their sessions)
     python -m bot.users disable lan           # no more logins; sessions end now

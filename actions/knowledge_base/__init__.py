@@ -14,6 +14,8 @@ Modules, one concern each:
   phrases     the fixed sentences around answers
   replies     messages and buttons built from a card
   service     `KnowledgeBase.respond()`: the one answering path (action and `make ask`)
+  editing     card versions: drafts, four-eyes approval, publication, restore; the YAML and the console
+  unanswered  questions the bot could not answer confidently, redacted, grouped, kept for a while
   feedback    "was this helpful?" storage
   review      cards due for review
   evaluation  accuracy on paraphrase sets (tests/kb)

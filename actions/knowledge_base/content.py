@@ -312,41 +312,47 @@ def _read_topic_file(file: str, data: dict, problems: list[Problem]) -> tuple[To
         topic = Topic(slug=slug, title=_text(raw_topic.get("title")), source_file=file)
     cards = []
     for index, raw in enumerate(_list(data, "cards", file, "", problems)):
-        where = f"card #{index + 1}"
-        if not isinstance(raw, dict):
-            problems.append(Problem(file, where, "expected a mapping"))
-            continue
-        card_id = _text(raw.get("id"))
-        where = f"card '{card_id}'" if card_id else where
-        _unknown_keys(raw, CARD_KEYS, file, where, problems)
-        citations = []
-        for c_index, c_raw in enumerate(_as_list(raw.get("citations"))):
-            if not isinstance(c_raw, dict):
-                problems.append(Problem(file, where, f"citation #{c_index + 1} must look like "
-                                                     "{document: \"102/2016/QH13\", article: \"25\"}"))
-                continue
-            citations.append(Citation(document=_text(c_raw.get("document")),
-                                      article=_optional_text(c_raw.get("article")),
-                                      clause=_optional_text(c_raw.get("clause"))))
-        cards.append(Card(
-            id=card_id,
-            topic=slug,
-            intents=tuple(_text(i) for i in _as_list(raw.get("intents"))),
-            audience=_text(raw.get("audience")),
-            questions=tuple(_text(q) for q in _as_list(raw.get("questions"))),
-            child_answer=tuple(_text(m) for m in _as_list(raw.get("child_answer"))),
-            parent_answer=tuple(_text(m) for m in _as_list(raw.get("parent_answer"))),
-            citations=tuple(citations),
-            checked_on=_date(raw.get("checked_on"), file, where, "checked_on", problems),
-            reviewed_on=_date(raw.get("reviewed_on"), file, where, "reviewed_on", problems),
-            follow_ups=tuple(_text(f) for f in _as_list(raw.get("follow_ups"))),
-            title=_optional_text(raw.get("title")),
-            note=_text(raw.get("note")),
-            source_file=file,
-            quotes=_read_quote(raw.get("quotes"), file, where, problems),
-            sources=_read_sources(raw.get("sources"), file, where, problems),
-        ))
+        card = read_card(raw, file, slug, problems, f"card #{index + 1}")
+        if card is not None:
+            cards.append(card)
     return topic, cards
+
+
+def read_card(raw: Any, file: str, topic: str, problems: list[Problem], where: str = "card") -> Card | None:
+    """One card from its YAML mapping (also a version kept in the database, `card_from_data`)."""
+    if not isinstance(raw, dict):
+        problems.append(Problem(file, where, "expected a mapping"))
+        return None
+    card_id = _text(raw.get("id"))
+    where = f"card '{card_id}'" if card_id else where
+    _unknown_keys(raw, CARD_KEYS, file, where, problems)
+    citations = []
+    for c_index, c_raw in enumerate(_as_list(raw.get("citations"))):
+        if not isinstance(c_raw, dict):
+            problems.append(Problem(file, where, f"citation #{c_index + 1} must look like "
+                                                 "{document: \"102/2016/QH13\", article: \"25\"}"))
+            continue
+        citations.append(Citation(document=_text(c_raw.get("document")),
+                                  article=_optional_text(c_raw.get("article")),
+                                  clause=_optional_text(c_raw.get("clause"))))
+    return Card(
+        id=card_id,
+        topic=topic,
+        intents=tuple(_text(i) for i in _as_list(raw.get("intents"))),
+        audience=_text(raw.get("audience")),
+        questions=tuple(_text(q) for q in _as_list(raw.get("questions"))),
+        child_answer=tuple(_text(m) for m in _as_list(raw.get("child_answer"))),
+        parent_answer=tuple(_text(m) for m in _as_list(raw.get("parent_answer"))),
+        citations=tuple(citations),
+        checked_on=_date(raw.get("checked_on"), file, where, "checked_on", problems),
+        reviewed_on=_date(raw.get("reviewed_on"), file, where, "reviewed_on", problems),
+        follow_ups=tuple(_text(f) for f in _as_list(raw.get("follow_ups"))),
+        title=_optional_text(raw.get("title")),
+        note=_text(raw.get("note")),
+        source_file=file,
+        quotes=_read_quote(raw.get("quotes"), file, where, problems),
+        sources=_read_sources(raw.get("sources"), file, where, problems),
+    )
 
 
 def _read_quote(raw: Any, file: str, where: str, problems: list[Problem]) -> Quote | None:
@@ -492,6 +498,27 @@ def _card_dict(card: Card) -> dict:
     if card.note:
         data["note"] = card.note
     return data
+
+
+def card_data(card: Card) -> dict[str, Any]:
+    """The card as its YAML mapping, dates as ISO text: what `kb_card_versions.data` holds."""
+    return _jsonable(_card_dict(card))
+
+
+def card_from_data(data: dict[str, Any], topic: str, source_file: str) -> tuple[Card | None, list[Problem]]:
+    """The inverse of `card_data` (the topic and file are the card's own, kept by the YAML)."""
+    problems: list[Problem] = []
+    return read_card(data, source_file, topic, problems), problems
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
 
 
 def quote_dict(quote: Quote) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Moves content between the YAML files and the database.
 
 `ensure_loaded()` is what the action server calls at start: migrate, then load
-the YAML if the database is empty or the content hash changed. What is wrong
+the YAML if the database is empty or the content hash changed; cards editors
+published in the console keep their console version (`editing.py`). What is wrong
 never reaches a child: a card with errors is left out (the rest still loads, so
 one typo does not take every answer offline), a follow-up to a card that does
 not exist (yet) is dropped, and an error outside the cards (documents.yml, a
@@ -38,6 +39,7 @@ from actions.knowledge_base.content import (
     source_dict,
 )
 from actions.knowledge_base.database import KnowledgeBaseDatabase
+from actions.knowledge_base.editing import plan_yaml_reconciliation, raise_serving_version
 from actions.knowledge_base.validation import errors_only, validate
 
 logger = logging.getLogger(__name__)
@@ -76,26 +78,35 @@ def _ensure_loaded(database: KnowledgeBaseDatabase, content_dir: Path, force: bo
         has_content = state is not None
 
     reading = read_content(content_dir)
-    content, dropped = without_missing_follow_ups(reading.content)
-    if dropped:
-        logger.warning("follow-ups to cards that do not exist, left out: %s", ", ".join(dropped))
-    problems = validate(content, reading.problems)
-    errors = errors_only(problems)
-    blocking = [p for p in errors if p.card is None]
-    if blocking:
-        if has_content:
-            logger.error("not loading the changed knowledge-base content; the previous content stays.\n%s",
-                         ContentError(blocking))
-            return LoadResult(False, current_hash, 0, tuple(problems))
-        raise ContentError(blocking)
-
-    broken = sorted({p.card for p in errors if p.card})
-    if broken:
-        logger.error("knowledge-base cards left out until fixed: %s\n%s", ", ".join(broken), ContentError(errors))
-        content, _ = without_missing_follow_ups(replace(content, cards=[c for c in content.cards
-                                                                        if c.id not in broken]))
     with database.session() as session:
+        # Cards editors published in the console stay served (editing.py); the plan's
+        # versions are recorded only if this load goes ahead.
+        reconciliation = plan_yaml_reconciliation(session, reading.content)
+        content, dropped = without_missing_follow_ups(reconciliation.content)
+        if dropped:
+            logger.warning("follow-ups to cards that do not exist, left out: %s", ", ".join(dropped))
+        if reconciliation.yaml_drafts:
+            logger.warning("YAML changes to cards edited in the console wait for an editor's approval: %s",
+                           ", ".join(reconciliation.yaml_drafts))
+        problems = validate(content, reading.problems)
+        errors = errors_only(problems)
+        blocking = [p for p in errors if p.card is None]
+        if blocking:
+            if has_content:
+                logger.error("not loading the changed knowledge-base content; the previous content stays.\n%s",
+                             ContentError(blocking))
+                return LoadResult(False, current_hash, 0, tuple(problems))
+            raise ContentError(blocking)
+
+        broken = sorted({p.card for p in errors if p.card})
+        if broken:
+            logger.error("knowledge-base cards left out until fixed: %s\n%s", ", ".join(broken),
+                         ContentError(errors))
+            content, _ = without_missing_follow_ups(replace(content, cards=[c for c in content.cards
+                                                                            if c.id not in broken]))
+        reconciliation.apply(session, skip=broken)
         load_content(session, content, current_hash)
+        raise_serving_version(session)
     logger.info("knowledge base loaded from %s: %d cards", content_dir, len(content.cards))
     return LoadResult(True, current_hash, len(content.cards), tuple(problems), tuple(broken))
 

@@ -2,8 +2,10 @@
 
 Every table is prefixed `kb_` and the migrations keep their own version table,
 so the knowledge base can share a PostgreSQL database with the gateway or Rasa's
-tracker store without touching their tables. The content tables are rewritten
-from the reviewed YAML on every load; only `kb_feedback` holds data of its own.
+tracker store without touching their tables. The content tables hold what the bot
+serves: rewritten from the reviewed YAML on every load, with the cards editors published
+in the console taking their place (`editing.py`). `kb_feedback`, `kb_card_versions`,
+`kb_serving_version` and `kb_unanswered` hold data of their own.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -230,3 +233,62 @@ class ContentState(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     card_count: Mapped[int] = mapped_column(Integer)
+
+
+class CardVersion(Base):
+    """One version of one card: what a console edit, a restore or the YAML made of it.
+
+    `data` is the card in the YAML's own shape (`content.card_data`), dates as ISO text.
+    Life cycle (`editing.py`): a `draft` waits for a second editor; approving it makes it
+    `published` (the one the bot serves; the one before becomes `superseded`); a draft can be
+    `rejected`, or `withdrawn` when a newer draft of the same card replaces it. Rows are
+    never deleted: they are the card's history.
+    """
+
+    __tablename__ = "kb_card_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[str] = mapped_column(String(120), index=True)  # no FK: history outlives the card
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    origin: Mapped[str] = mapped_column(String(16))  # yaml | console | restore
+    data: Mapped[dict] = mapped_column(JSON)
+    based_on_id: Mapped[int | None] = mapped_column(Integer)  # the published version it was edited from
+    restored_from_id: Mapped[int | None] = mapped_column(Integer)
+    author: Mapped[str] = mapped_column(String(64))  # console username, or "yaml"
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    reviewer: Mapped[str | None] = mapped_column(String(64))  # who approved or rejected it
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    comment: Mapped[str] = mapped_column(Text, default="")  # the author's "what changed and why"
+
+
+class ServingVersion(Base):
+    """A number raised each time what the bot serves changes (a load, a publication).
+
+    The action server compares it with the one it indexed, at most every
+    `KB_RELOAD_SECONDS`, and rebuilds its index when it moved (`service.default_knowledge_base`).
+    """
+
+    __tablename__ = "kb_serving_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    version: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UnansweredQuestion(Base):
+    """A question the bot could not answer confidently, kept for editors (`unanswered.py`).
+
+    Only the redacted text (names, phone numbers, e-mails, ids, addresses replaced),
+    the register, and the closest card: no sender, no conversation. Deleted after
+    RETENTION_CONVERSATION_DAYS, like the conversations it came from.
+    """
+
+    __tablename__ = "kb_unanswered"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str | None] = mapped_column(String(8))
+    closest_card: Mapped[str | None] = mapped_column(String(120))
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)

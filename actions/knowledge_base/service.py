@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -246,9 +247,15 @@ def _audience_from(message: UserMessage, known: str | None = None) -> str | None
 
 
 # ---------------------------------------------------------------------- the process-wide instance
+# Built once per process, then rebuilt when the serving version in the database moved (an
+# editor published a card in the console, or a load): checked at most every
+# KB_RELOAD_SECONDS, rebuilt in a background thread while the previous index keeps answering.
 _lock = threading.Lock()
 _database: KnowledgeBaseDatabase | None = None
 _knowledge_base: KnowledgeBase | None = None
+_serving: int | None = None  # the serving version _knowledge_base was built from
+_checked_at = 0.0
+_rebuilding: threading.Thread | None = None
 
 
 def default_database() -> KnowledgeBaseDatabase:
@@ -264,17 +271,76 @@ def default_database() -> KnowledgeBaseDatabase:
 
 
 def default_knowledge_base() -> KnowledgeBase:
-    """Migrate, load the content if it changed, and build the index: once per process."""
-    global _knowledge_base
+    """Migrate, load the content if it changed, and build the index once per process; then
+    follow what editors publish (a newer serving version), without a restart."""
+    global _knowledge_base, _serving, _checked_at
     database = default_database()
     with _lock:
         if _knowledge_base is None:
-            from actions.knowledge_base.loader import ensure_loaded, read_content_from_database
+            from actions.knowledge_base.loader import ensure_loaded
             from actions.knowledge_base.settings import kb_content_dir
 
             ensure_loaded(database, kb_content_dir())
-            with database.session() as session:
-                content = read_content_from_database(session)
-            _knowledge_base = KnowledgeBase(content)
-            logger.info("knowledge base ready: %d cards, %d documents", len(content.cards), len(content.documents))
+            _serving, _knowledge_base = _build(database)
+            _checked_at = time.monotonic()
+            logger.info("knowledge base ready: %d cards, %d documents (serving version %s)",
+                        len(_knowledge_base.content.cards), len(_knowledge_base.content.documents), _serving)
+        elif time.monotonic() - _checked_at >= _reload_seconds():
+            _checked_at = time.monotonic()
+            _rebuild_if_published(database)
         return _knowledge_base
+
+
+def _build(database: KnowledgeBaseDatabase) -> tuple[int, KnowledgeBase]:
+    """The serving version first: content newer than it only means one more rebuild later."""
+    from actions.knowledge_base.editing import serving_version
+    from actions.knowledge_base.loader import read_content_from_database
+
+    with database.session() as session:
+        version = serving_version(session)
+        content = read_content_from_database(session)
+    return version, KnowledgeBase(content)
+
+
+def _rebuild_if_published(database: KnowledgeBaseDatabase) -> None:
+    """Called under _lock. One rebuild at a time, off the caller's thread."""
+    global _rebuilding
+    from actions.knowledge_base.editing import serving_version
+
+    if _rebuilding is not None and _rebuilding.is_alive():
+        return
+    try:
+        with database.session() as session:
+            version = serving_version(session)
+    except Exception:  # noqa: BLE001 - the database is away: keep answering with what we have
+        logger.exception("could not read the knowledge base's serving version")
+        return
+    if version == _serving:
+        return
+    _rebuilding = threading.Thread(target=_rebuild, args=(database,), name="kb-rebuild", daemon=True)
+    _rebuilding.start()
+
+
+def _rebuild(database: KnowledgeBaseDatabase) -> None:
+    global _knowledge_base, _serving
+    try:
+        version, knowledge_base = _build(database)
+    except Exception:  # noqa: BLE001 - the previous index keeps answering
+        logger.exception("could not rebuild the knowledge base")
+        return
+    with _lock:
+        _serving, _knowledge_base = version, knowledge_base
+    logger.info("knowledge base rebuilt: serving version %s, %d cards", version, len(knowledge_base.content.cards))
+
+
+def wait_for_rebuild(timeout: float | None = None) -> None:
+    """For tests and tools: let a rebuild under way finish."""
+    thread = _rebuilding
+    if thread is not None:
+        thread.join(timeout)
+
+
+def _reload_seconds() -> int:
+    from actions.knowledge_base.settings import kb_reload_seconds
+
+    return kb_reload_seconds()

@@ -43,10 +43,13 @@ class Role(enum.StrEnum):
     COUNSELLOR = "counsellor"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    # Edits the legal knowledge base (bot/console/knowledge.py); outside the case hierarchy:
+    # rank 0, so an editor holds no counsellor right (no queue, no transcript, no case).
+    EDITOR = "editor"
 
     @property
     def rank(self) -> int:
-        return {"counsellor": 1, "supervisor": 2, "admin": 3}[self.value]
+        return {"editor": 0, "counsellor": 1, "supervisor": 2, "admin": 3}[self.value]
 
 
 class Risk(enum.StrEnum):

@@ -5,6 +5,7 @@ never commit. Who may do what is decided here, so the console and the tests
 share one set of rules:
 
 - supervisors and admins see and act on every case;
+- editors (the knowledge base's, `Role.EDITOR`) see no case and take none;
 - a counsellor sees the queue (waiting cases) and the cases assigned to them,
   and the notes of another counsellor's closed case stay hidden from them.
 """
@@ -200,6 +201,8 @@ def transcript(session: Session, case: Case, keyring: Keyring, after: int = 0) -
 
 
 def can_view(staff: StaffUser, case: Case) -> bool:
+    if not staff.has_role(Role.COUNSELLOR):
+        return False  # an editor (knowledge base only) sees no case
     if staff.has_role(Role.SUPERVISOR):
         return True
     if case.status == CaseStatus.WAITING:
@@ -250,6 +253,8 @@ def _check_capacity(session: Session, staff: StaffUser) -> None:
 def take(session: Session, case_id: int, staff: StaffUser, now: datetime | None = None) -> Case:
     now = now or utc_now()
     case = load(session, case_id)
+    if not staff.has_role(Role.COUNSELLOR):
+        raise NotAllowed("Tài khoản biên tập nội dung không nhận ca tư vấn.")
     if case.status != CaseStatus.WAITING:
         raise WrongState("Ca này không còn trong hàng chờ (có thể đã có người nhận).")
     _check_capacity(session, staff)
@@ -274,7 +279,7 @@ def transfer(session: Session, case_id: int, actor: StaffUser, to_user_id: int,
     if case.assigned_to_id != actor.id and not actor.has_role(Role.SUPERVISOR):
         raise NotAllowed("Chỉ người đang phụ trách ca hoặc giám sát mới chuyển được ca.")
     target = session.get(StaffUser, to_user_id)
-    if target is None or not target.active:
+    if target is None or not target.active or not target.has_role(Role.COUNSELLOR):
         raise NotFound("Không tìm thấy tư vấn viên nhận ca.")
     if target.id == case.assigned_to_id:
         raise WrongState("Ca này đã do người đó phụ trách.")

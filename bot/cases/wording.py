@@ -69,7 +69,8 @@ CHECK_IN_FALLBACK = (
 RISK_LABELS = {"imminent": "Khẩn cấp", "high": "Cao", "concern": "Theo dõi"}
 STATUS_LABELS = {"waiting": "Đang chờ", "active": "Đang tư vấn", "closed": "Đã đóng",
                  "declined": "Trẻ từ chối"}
-ROLE_LABELS = {"counsellor": "Tư vấn viên", "supervisor": "Giám sát", "admin": "Quản trị"}
+ROLE_LABELS = {"counsellor": "Tư vấn viên", "supervisor": "Giám sát", "admin": "Quản trị",
+               "editor": "Biên tập nội dung"}
 CHANNEL_LABELS = {"web": "Web", "telegram": "Telegram", "zalo": "Zalo"}
 SENDER_LABELS = {"user": "Trẻ", "bot": "Mây (bot)", "counsellor": "Tư vấn viên", "system": "Hệ thống"}
 CATEGORY_LABELS = {

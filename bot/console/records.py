@@ -20,7 +20,7 @@ from bot.cases import audit, provinces, record, service
 from bot.cases.crypto import Keyring
 from bot.cases.hours import VIETNAM
 from bot.cases.models import Case, StaffUser
-from bot.console.routes import MESSAGES, ActingStaff, Ctx, StaffDep, back, page, templates
+from bot.console.routes import MESSAGES, ActingStaff, Ctx, StaffDep, back, counsellor, page, templates
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -84,6 +84,7 @@ async def follow_up_done(ctx: Ctx, staff: ActingStaff, case_id: int) -> Response
 
 @router.get("/follow-ups", response_class=HTMLResponse)
 async def follow_ups(request: Request, ctx: Ctx, staff: StaffDep) -> HTMLResponse:
+    counsellor(staff)  # cases only: an editor has none
     today = datetime.now(VIETNAM).date()
 
     def work(session: Session) -> list[record.FollowUp]:

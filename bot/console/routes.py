@@ -86,6 +86,12 @@ async def checked_staff(request: Request, staff: StaffDep) -> auth.Staff:
 ActingStaff = Annotated[auth.Staff, Depends(checked_staff)]
 
 
+def counsellor(staff: auth.Staff) -> None:
+    """Cases are for counsellors and up; an editor works on the knowledge base only."""
+    if not staff.has_role(Role.COUNSELLOR):
+        raise HTTPException(403, "Trang này dành cho tư vấn viên.")
+
+
 def supervisor(staff: auth.Staff) -> None:
     if not staff.is_supervisor:
         raise HTTPException(403, "Trang này dành cho giám sát viên.")
@@ -189,12 +195,15 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, max
 
 
 @router.get("/queue", response_class=HTMLResponse)
-async def queue_page(request: Request, staff: StaffDep) -> HTMLResponse:
+async def queue_page(request: Request, staff: StaffDep) -> Response:
+    if not staff.has_role(Role.COUNSELLOR):  # an editor's home (after login too)
+        return RedirectResponse("/console/knowledge", status_code=303)
     return page(request, "queue.html", staff)
 
 
 @router.get("/api/queue")
 async def queue_json(ctx: Ctx, staff: StaffDep) -> JSONResponse:
+    counsellor(staff)
     def work(session: Session) -> dict[str, Any]:
         waiting = service.queue(session)
         mine = service.active_cases(session, session.get(StaffUser, staff.id))
@@ -211,6 +220,7 @@ async def queue_json(ctx: Ctx, staff: StaffDep) -> JSONResponse:
 
 @router.get("/events")
 async def events(request: Request, ctx: Ctx, staff: StaffDep) -> StreamingResponse:
+    counsellor(staff)
     return StreamingResponse(event_stream(request, ctx.handoff.feed), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
@@ -255,7 +265,8 @@ async def case_page(request: Request, ctx: Ctx, staff: StaffDep, case_id: int) -
             for p in service.previous_cases(session, case)
         ]
         colleagues = session.scalars(
-            select(StaffUser).where(StaffUser.active.is_(True), StaffUser.id != case.assigned_to_id)
+            select(StaffUser).where(StaffUser.active.is_(True), StaffUser.id != case.assigned_to_id,
+                                    StaffUser.role != Role.EDITOR)
             .order_by(StaffUser.display_name)).all()
         return {
             "case": case,
@@ -359,7 +370,7 @@ async def overview_json(ctx: Ctx, staff: StaffDep) -> JSONResponse:
             "active": [_case_json(c, assignee=people.get(c.assigned_to_id or 0)) for c in active],
             "staff": [{"name": u.display_name, "role": wording.ROLE_LABELS[u.role.value],
                        "load": sum(1 for c in active if c.assigned_to_id == u.id), "capacity": u.capacity}
-                      for u in people.values() if u.active],
+                      for u in people.values() if u.active and u.has_role(Role.COUNSELLOR)],
         }
 
     return JSONResponse(await ctx.database.run(work), headers={"Cache-Control": "no-store"})
@@ -423,11 +434,12 @@ def install(app: Any) -> None:
     """Add the console's routes, static files and error pages to the gateway."""
     from fastapi.staticfiles import StaticFiles
 
-    from bot.console import records, reports  # the case record and the reports (issue #15)
+    from bot.console import knowledge, records, reports  # the case record, the reports (issue #15), knowledge
 
     app.include_router(router)
     app.include_router(records.router)
     app.include_router(reports.router)
+    app.include_router(knowledge.router)  # /console/knowledge: editors (bot/console/knowledge.py)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 
     @app.exception_handler(LoginRequired)
