@@ -314,7 +314,15 @@ class Stack:
 
         It stays down until `restart(stack.rasa_names[index])`.
         """
-        process = self._process_named(self.rasa_names[index])
+        self.kill(self.rasa_names[index])
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process (e.g. "gateway-1", "actions") and its workers, as a crash would.
+
+        It stays down until `restart(name)`, or `revive()` for a Rasa server or gateway
+        worker of several (bench/chaos.py kills each kind in turn).
+        """
+        process = self._process_named(name)
         assert process.popen is not None
         _signal_group(process, signal.SIGKILL)
         process.popen.wait()
