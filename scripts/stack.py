@@ -652,6 +652,8 @@ def _signals_deferred(*signals: signal.Signals) -> Iterator[None]:
 def _die_with_parent() -> None:
     # If this supervisor is killed outright (SIGKILL, a crashed test run), the
     # kernel sends SIGTERM to each direct child, which stops its own workers.
+    # The kernel sends it when the *thread* that started the child ends: start (and
+    # restart) processes from a thread that lives as long as they should (bench/chaos.py).
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
