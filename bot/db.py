@@ -12,6 +12,7 @@ write the transcript, the outbox or stored webhook updates.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -48,6 +49,11 @@ POOL_RECYCLE_SECONDS = 1800
 # pg_advisory_xact_lock key of "the schema is being migrated" (any constant the app owns).
 MIGRATION_LOCK_KEY = 0x7E_E0_0007
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# `run_retrying`: the first wait after a failed attempt; it doubles up to RETRY_MAX_DELAY_SECONDS.
+RETRY_FIRST_DELAY_SECONDS = 0.5
+RETRY_MAX_DELAY_SECONDS = 5.0
+# What "the database cannot be reached right now" looks like (a restart, a failover, a full pool).
+UNREACHABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
 
 
 class Database:
@@ -78,6 +84,24 @@ class Database:
                 return work(session)
 
         return await anyio.to_thread.run_sync(unit_of_work)
+
+    async def run_retrying(self, work: Callable[[Session], T], *, within_seconds: float) -> T:
+        """`run`, tried again while the database cannot be reached, for up to `within_seconds`.
+
+        For what must not be lost once it happened outside the database, e.g. that a message
+        was delivered: recorded late rather than not at all (a crash of PostgreSQL lasts seconds).
+        Any other error, and the last one after `within_seconds`, is raised."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_seconds
+        delay = RETRY_FIRST_DELAY_SECONDS
+        while True:
+            try:
+                return await self.run(work)
+            except UNREACHABLE:
+                if loop.time() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_DELAY_SECONDS)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -45,6 +45,8 @@ BACKOFF_CAP_SECONDS = 300.0
 MAX_ATTEMPTS = 14
 CLAIM_BATCH = 50
 POLL_SECONDS = 0.5
+# Recording an item's outcome is retried until this long before its lease runs out.
+RECORD_MARGIN_SECONDS = 5.0
 
 
 class OutboxItem(Base):
@@ -278,13 +280,18 @@ class Outbox:
         return claimed
 
     async def _deliver(self, item: Outgoing, key: tuple[str, str]) -> None:
+        lease_ends = asyncio.get_running_loop().time() + self._lease.total_seconds()
         try:
             try:
                 result = await self._transports[item.channel].send(item)
             except Exception as error:  # noqa: BLE001 (a bug in a transport must not stop the worker)
                 logger.exception("outbox: transport %s raised", item.channel)
                 result = RetryLater(f"transport raised {type(error).__name__}")
-            await self._database.run(lambda s: self._record(s, item, result))
+            # The outcome is known now: a message delivered while the database is down (a restart
+            # of PostgreSQL) is recorded once it is back, not sent again when the lease runs out.
+            # Only while the lease holds: after it, another worker may have the item.
+            within = lease_ends - asyncio.get_running_loop().time() - RECORD_MARGIN_SECONDS
+            await self._database.run_retrying(lambda s: self._record(s, item, result), within_seconds=max(0.0, within))
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001

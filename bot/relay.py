@@ -199,6 +199,11 @@ class Relay:
         except RasaUnavailable as error:
             logger.warning("Rasa unavailable for a %s message: %s", inbound.channel, error)
             return await self._finish_turn(inbound, [BotReply(text=replies.RASA_UNAVAILABLE)], Sender.SYSTEM, [])
+        if not turn.replies and not turn.instructions:
+            # Rasa finished the turn without a word: its custom action failed (e.g. the action
+            # server was down; Rasa logs it and goes on). Silence is no answer for a child.
+            logger.warning("Rasa answered a %s message with nothing; the apology (111) instead", inbound.channel)
+            return await self._finish_turn(inbound, [BotReply(text=replies.RASA_UNAVAILABLE)], Sender.SYSTEM, [])
         return await self._finish_turn(inbound, turn.replies, Sender.BOT, turn.instructions)
 
     async def _finish_turn(self, inbound: Inbound, bot_replies: list[BotReply], sender: Sender,

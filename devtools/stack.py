@@ -312,7 +312,15 @@ class Stack:
 
         It stays down until `restart(stack.rasa_names[index])`.
         """
-        process = self._process_named(self.rasa_names[index])
+        self.kill(self.rasa_names[index])
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process (e.g. "gateway-1", "actions") and its workers, as a crash would.
+
+        It stays down until `restart(name)`, or `revive()` for a Rasa server or gateway
+        worker of several (bench/chaos.py kills each kind in turn).
+        """
+        process = self._process_named(name)
         assert process.popen is not None
         _signal_group(process, signal.SIGKILL)
         process.popen.wait()
@@ -642,6 +650,8 @@ def _signals_deferred(*signals: signal.Signals) -> Iterator[None]:
 def _die_with_parent() -> None:
     # If this supervisor is killed outright (SIGKILL, a crashed test run), the
     # kernel sends SIGTERM to each direct child, which stops its own workers.
+    # The kernel sends it when the *thread* that started the child ends: start (and
+    # restart) processes from a thread that lives as long as they should (bench/chaos.py).
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 

@@ -63,6 +63,8 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 PER_CHAT_INTERVAL = 1.0
 OVERALL_PER_SECOND = 30
 START_RETRY_SECONDS = 5.0
+# How long a delivered message's reference (for the quick exit) is retried while the database is away.
+REF_RETRY_SECONDS = 20.0
 
 # Telegram attachment fields -> the kinds the transcript names (bot.replies).
 _ATTACHMENT_KINDS = (
@@ -331,8 +333,14 @@ class TelegramTransport:
             return Undeliverable(f"bad request: {error.message}")
         except (NetworkError, TelegramError) as error:
             return RetryLater(f"{type(error).__name__}: {error.message}")
-        await channel._database.run(lambda s: message_refs.remember(s, CHANNEL, item.external_id,
-                                                                   str(sent.message_id)))
+        try:
+            await channel._database.run_retrying(
+                lambda s: message_refs.remember(s, CHANNEL, item.external_id, str(sent.message_id)),
+                within_seconds=REF_RETRY_SECONDS)
+        except Exception:  # noqa: BLE001
+            # Delivered all the same: answering "not sent" would send it again (the child would
+            # see it twice). Only a quick exit cannot delete this one message.
+            logger.exception("telegram: a message was delivered but its reference could not be stored")
         return Sent(str(sent.message_id))
 
 
