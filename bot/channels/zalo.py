@@ -45,7 +45,7 @@ from bot.channels.intake import Intake
 from bot.channels.quick_exit import ZALO_MENU_PAYLOAD, is_quick_exit
 from bot.coordination.send_pacing import LocalSendPacer
 from bot.channels.zalo_tokens import TokenRefreshFailed, ZaloTokens
-from bot.channels.zalo_windows import MessagingWindows, messaging_windows, record_window_closed
+from bot.channels.zalo_windows import CHANNEL, MessagingWindows, messaging_windows, record_window_closed
 from bot.db import Database
 from bot.messages import BotReply, Inbound, StoredMessage
 from bot.models import Conversation, Message, Sender
@@ -57,7 +57,6 @@ from nlu.vietnamese_text import fold
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "zalo"
 MAX_MESSAGE_CHARS = 2000  # Zalo's limit for one consultation text
 MAX_EVENT_AGE_MS = 5 * 60 * 1000
 TOKEN_ERRORS = {-216, -220}

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, object_session
 
 from bot.models import Conversation, Message, Sender, ZaloWindow, as_utc, utc_now
 
+CHANNEL = "zalo"  # the channel's name in conversations (bot.channels.zalo uses this one)
 FREE_REPLY_WINDOW = timedelta(hours=48)
 MESSAGING_WINDOW = timedelta(days=7)
 

@@ -24,11 +24,13 @@ from starlette.templating import Jinja2Templates
 from bot.cases import audit, service, wording
 from bot.cases.hours import VIETNAM
 from bot.cases.models import CannedResponse, Case, CaseStatus, Role, StaffUser
+from bot.channels.zalo_windows import CHANNEL as ZALO
+from bot.channels.zalo_windows import messaging_windows
 from bot.console import auth, csrf
 from bot.console.live import event_stream
 from bot.db import Database
 from bot.handoff import Handoff
-from bot.models import as_utc, utc_now
+from bot.models import Conversation, as_utc, utc_now
 from bot.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -281,6 +283,9 @@ async def case_page(request: Request, ctx: Ctx, staff: StaffDep, case_id: int) -
             "can_close": case.status == CaseStatus.ACTIVE and (case.assigned_to_id == me.id or me.has_role(Role.SUPERVISOR))
                          or (case.status == CaseStatus.WAITING and me.has_role(Role.SUPERVISOR)),
             "waited": int(service.waited_seconds(case)),
+            # Zalo lets the OA write for free 48 h after the child's last message, not at all after 7 days.
+            "zalo_windows": messaging_windows(session.get(Conversation, case.conversation_id))
+                            if case.channel == ZALO else None,
             **case_record_values(session, case, me, keyring),  # the case record (bot/console/records.py)
         }
 
