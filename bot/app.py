@@ -26,6 +26,8 @@ from bot.body_limit import BodySizeLimit
 from bot.cases.crypto import UserRefs
 from bot.channels import push
 from bot.console import routes as console
+from bot.console.auth import LoginThrottle
+from bot.console.pages import ConsoleContext
 from bot.coordination.build import build as build_coordination
 from bot.coordination.job_lock import one_at_a_time
 from bot.db import Database, check_keys, migrate
@@ -75,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           UserRefs.from_data_dir(settings.data_dir), settings, feed=coordination.feed,
                           turn_locks=coordination.turn_locks)
         app.state.handoff = handoff
-        app.state.console = console.ConsoleContext(database, handoff, settings, console.auth.LoginThrottle())
+        app.state.console = ConsoleContext(database, handoff, settings, LoginThrottle())
         tracker = TrackerStore(settings.rasa_tracker_url)  # Rasa's `events` table, for deleting only
         # At most so many Rasa calls at once in this worker; a child waits seconds, never half a minute.
         admission = Admission(settings.rasa_max_in_flight, settings.rasa_reply_deadline_seconds)

@@ -47,7 +47,7 @@ from actions.knowledge_base.unanswered import group_unanswered
 from bot.cases import audit, service
 from bot.cases.models import Role, StaffUser
 from bot.console import auth
-from bot.console.routes import MESSAGES, ActingStaff, Ctx, StaffDep, page
+from bot.console.pages import MESSAGES, ActingStaff, Ctx, StaffDep, page
 
 T = TypeVar("T")
 router = APIRouter(prefix="/console/knowledge", include_in_schema=False)

@@ -20,7 +20,7 @@ from bot.cases import audit, provinces, record, service
 from bot.cases.crypto import Keyring
 from bot.cases.hours import VIETNAM
 from bot.cases.models import Case, StaffUser
-from bot.console.routes import MESSAGES, ActingStaff, Ctx, StaffDep, back, counsellor, page, templates
+from bot.console.pages import MESSAGES, ActingStaff, Ctx, StaffDep, back, counsellor, page, templates
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -36,7 +36,7 @@ templates.env.globals.update(
 
 
 def case_page_values(session: Session, case: Case, staff: StaffUser, keyring: Keyring) -> dict[str, Any]:
-    """What the case page needs for the record (called by routes.case_page)."""
+    """What the case page needs for the record (called by cases.case_page)."""
     return {"record": record.view(session, case, keyring), "record_editable": record.can_edit(staff, case)}
 
 

@@ -27,7 +27,7 @@ from bot.cases import audit, provinces, record, reports
 from bot.cases.feedback import ANSWERS
 from bot.cases.models import StaffUser
 from bot.cases.wording import CHANNEL_LABELS, RISK_LABELS
-from bot.console.routes import Ctx, StaffDep, page, supervisor
+from bot.console.pages import Ctx, StaffDep, page, supervisor
 from bot.settings import Settings
 
 router = APIRouter(prefix="/console", include_in_schema=False)
