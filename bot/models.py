@@ -98,6 +98,7 @@ class Message(Base):
     # AUTOINCREMENT: SQLite must never reuse an id, clients poll with `after=<id>`.
     __table_args__ = (
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index("ix_messages_conversation_id_platform_ref", "conversation_id", "platform_ref"),
         {"sqlite_autoincrement": True},
     )
 
@@ -121,6 +122,9 @@ class Message(Base):
     buttons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # For a user message sent by pressing a button: the payload (text holds its title).
     payload: Mapped[str | None] = mapped_column(String(PAYLOAD_MAX_CHARS), default=None)
+    # The channel's id of a person's message (Telegram update_id, Zalo msg_id), so that an update
+    # handled again after a crash mid-turn does not store the message twice.
+    platform_ref: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_MAX_CHARS), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

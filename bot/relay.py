@@ -108,7 +108,8 @@ class Relay:
             # kind it was (the counsellor sees it) and the child learns we read text.
             note = replies.attachment_notice(inbound.attachments)
             await self._database.run(
-                lambda s: transcript.add_user_message(s, self._conversation(s, inbound), note)
+                lambda s: transcript.add_user_message(s, self._conversation(s, inbound), note,
+                                                     platform_ref=inbound.external_message_id)
             )
             return await self._reply(inbound, replies.TEXT_ONLY)
         if inbound.payload is not None:
@@ -134,7 +135,8 @@ class Relay:
         # One unit of work before Rasa: store the message and read the handoff lock.
         def store(session: Session) -> LockState | None:
             conversation = self._conversation(session, inbound)
-            transcript.add_user_message(session, conversation, stored_text)
+            transcript.add_user_message(session, conversation, stored_text,
+                                         platform_ref=inbound.external_message_id)
             if self._database.keyring is not None:  # a comment after the feedback question, kept apart
                 feedback.take_comment(session, conversation, stored_text, self._database.keyring)
             return self._lock_state(session, conversation) if to_rasa else None
@@ -167,7 +169,8 @@ class Relay:
         assert inbound.payload is not None
         if inbound.opens_conversation:  # Messages guarantees it is the greeting
             conversation = self._conversation(session, inbound)
-            transcript.add_user_message(session, conversation, "/start", payload=GREETING_PAYLOAD)
+            transcript.add_user_message(session, conversation, "/start", payload=GREETING_PAYLOAD,
+                                         platform_ref=inbound.external_message_id)
             return GREETING_PAYLOAD, conversation
         conversation = transcript.find_conversation(session, inbound.channel, inbound.external_id)
         button = (
@@ -181,7 +184,8 @@ class Relay:
                 "payload must be one of the buttons the bot offered in this conversation",
             )
         # The transcript shows what the person saw and pressed: the button's title.
-        transcript.add_user_message(session, conversation, button.title, payload=button.payload)
+        transcript.add_user_message(session, conversation, button.title, payload=button.payload,
+                                     platform_ref=inbound.external_message_id)
         return button.payload, conversation
 
     def _lock_state(self, session: Session, conversation: Conversation) -> LockState | None:

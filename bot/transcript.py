@@ -53,9 +53,22 @@ def get_or_create_conversation(session: Session, channel: str, external_id: str)
 
 
 def add_user_message(
-    session: Session, conversation: Conversation, text: str, payload: str | None = None
+    session: Session, conversation: Conversation, text: str, payload: str | None = None,
+    platform_ref: str | None = None,
 ) -> Message:
-    return _add(session, conversation, Sender.USER, text, (), payload)
+    """Store what the person sent. With `platform_ref` (the channel's id of the message), a message
+    already stored under it (the same update handled again after a crash mid-turn) is returned
+    instead of being stored a second time."""
+    if platform_ref is not None:
+        stored = session.scalars(
+            select(Message).where(Message.conversation_id == conversation.id, Message.sender == Sender.USER,
+                                  Message.platform_ref == platform_ref).limit(1)
+        ).first()
+        if stored is not None:
+            return stored
+    message = _add(session, conversation, Sender.USER, text, (), payload)
+    message.platform_ref = platform_ref
+    return message
 
 
 def add_replies(

@@ -158,7 +158,8 @@ class ZaloChannel:
             await self._oa_message(name, sender, recipient, message)
             return
         conversation = f"{recipient['id']}:{sender['id']}"
-        refs = {"external_message_id": str(message.get("msg_id")), "user_ref": sender["id"]}
+        msg_id = message.get("msg_id")
+        refs = {"external_message_id": str(msg_id) if msg_id else None, "user_ref": sender["id"]}
         if name in ("user_send_text", "anonymous_send_text"):
             text = message.get("text")
             if not isinstance(text, str) or not text.strip():

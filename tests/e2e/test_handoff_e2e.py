@@ -24,9 +24,6 @@ from devtools.waiting import wait_for
 pytestmark = pytest.mark.e2e
 
 NETGUARD_DIR = REPO_ROOT / "tests" / "netguard"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 IMMINENT_WAIT_LIMIT = 4  # seconds: the waiting-time alert fires within the test
 ASK_FOR_A_PERSON = "cho em noi chuyen voi nguoi that duoc ko"
 
@@ -45,17 +42,6 @@ def handoff_stack(trained_model: Path, engine_python: str, netguard_log: Path,
         create_staff(running, (("lan", "Lan", "counsellor", "1"), ("minh", "Minh", "counsellor", "2"),
                                ("ha", "Hà", "supervisor", "3")))
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/install_system_packages.sh app installs it")
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 # ---- helpers --------------------------------------------------------------------------------

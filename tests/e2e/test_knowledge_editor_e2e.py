@@ -18,7 +18,6 @@ from devtools.ports import free_port
 from devtools.waiting import wait_for
 # REPO_ROOT and Stack through the e2e helpers: wherever the stack module lives (scripts/ or devtools/).
 from tests.e2e.e2e_support import PASSWORD, REPO_ROOT, Stack, create_staff
-from tests.e2e.test_handoff_e2e import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.webchat_support import new_conversation, send
 
 pytestmark = pytest.mark.e2e
@@ -42,17 +41,6 @@ def editor_stack(trained_model: Path, engine_python: str, netguard_log: Path,
         create_staff(running, (("an", "An", "editor", "1"), ("binh", "Bình", "editor", "1"),
                                ("lan", "Lan", "counsellor", "1")))
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/install_system_packages.sh app installs it")
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 def signed_in(browser: Any, stack: Stack, username: str) -> Any:

@@ -1,12 +1,11 @@
 """The `editor` role: people who edit the legal knowledge base in the console.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-07
 
 `staff_users.role` is a plain string with a CHECK constraint (`bot.cases.models._enum`);
-the constraint is rebuilt with the new value. (Written against 0004 while 0005 was being
-written elsewhere: rewire `down_revision` when both are merged.)
+the constraint is rebuilt with the new value.
 """
 
 from __future__ import annotations
