@@ -113,7 +113,19 @@ class ActionAnswerQuestion(Action):
                     reply.kind, reply.card_id, reply.confidence, reply.register)
         if reply.kind in UNANSWERED_KINDS and message.text and not message.text.startswith("/"):
             self._keep_unanswered(knowledge_base, message, reply)
+        self._count(reply)
         return slot_events(before, reply, message.text)
+
+    def _count(self, reply: Reply) -> None:
+        """One more answer of its kind today, for the reports page (answer_counts.py)."""
+        from actions.knowledge_base.answer_counts import count_answer
+
+        if self._unanswered_database is None and self._knowledge_base is not None:
+            return
+        try:
+            count_answer(self._unanswered_database or default_database(), reply.kind, reply.state.audience)
+        except Exception:  # noqa: BLE001 - a count lost must not break the conversation
+            logger.exception("could not count an answer")
 
     def _keep_unanswered(self, knowledge_base: KnowledgeBase, message: UserMessage, reply: Reply) -> None:
         """A question the bot could not answer confidently, redacted, for editors (unanswered.py).

@@ -208,6 +208,19 @@ class Resource(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class AnswerCount(Base):
+    """How many questions the bot answered with a card, answered with choices (`clarify`), answered
+    with the list of topics (`topics`) or had to ask who is asking (`ask_audience`), per day and
+    register: the reports page's knowledge-base counts. Counts only, nothing of the question."""
+
+    __tablename__ = "kb_answer_counts"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    audience: Mapped[str] = mapped_column(String(8), primary_key=True)  # "" when not known
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Feedback(Base):
     """A "was this helpful?" answer. No sender id or message text: only what improving a card needs.
 

@@ -44,6 +44,8 @@ from bot.models import Conversation
 RISKS = ("imminent", "high", "concern")
 NOT_CATEGORISED = "Chưa phân loại"
 SMALL = "<5"  # a count from 1 to 4
+# The knowledge base's kinds of reply (actions/knowledge_base/answer_counts.py KINDS), in the page's order.
+KB_REPLY_KINDS = ("answer", "clarify", "topics", "ask_audience")
 HIDDEN = "x"  # a larger count hidden so that a "<5" cannot be worked out from the total
 MAX_DAYS = 366
 
@@ -149,6 +151,8 @@ class Report:
     feedback_comments: list[tuple[date, str, str]] = field(default_factory=list)  # (day, answer, token)
     kb_feedback: list[tuple[str, int, int]] = field(default_factory=list)  # (card, helpful, not helpful)
     kb_available: bool = False
+    # kind of reply -> how many (actions/knowledge_base/answer_counts.py): a card, choices, the topics
+    kb_answers: dict[str, int] = field(default_factory=dict)
 
     @property
     def conversations(self) -> int:
@@ -399,6 +403,13 @@ def _kb(connection: Connection, flt: ReportFilter, report: Report) -> None:
     except SQLAlchemyError:
         return  # no knowledge base database (yet)
     report.kb_available = True
+    try:
+        counted = connection.execute(text(
+            "SELECT kind, SUM(count) FROM kb_answer_counts WHERE day >= :since AND day < :until GROUP BY kind"),
+            {"since": flt.start, "until": flt.end + timedelta(days=1)}).all()
+    except SQLAlchemyError:
+        counted = []  # a knowledge base database from before the counts (migration 0004)
+    report.kb_answers = {kind: 0 for kind in KB_REPLY_KINDS} | {str(k): int(n or 0) for k, n in counted}
     report.kb_feedback = sorted(((str(card), int(yes or 0), int(no or 0)) for card, yes, no in rows),
                                 key=lambda item: (-item[2], item[0]))
 
@@ -443,6 +454,8 @@ def summary_json(report: Report) -> dict[str, Any]:
         "first_counsellor_message_seconds_p50": report.first_reply.p50,
         "first_counsellor_message_seconds_p90": report.first_reply.p90,
         "feedback": labelled(report.feedback, lambda k: ANSWERS.get(k, k)),
+        # kind of reply -> count ("answer", "clarify", "topics", "ask_audience"); absent without the KB database
+        **({"knowledge_base_replies": dict(report.kb_answers)} if report.kb_available else {}),
     }
 
 

@@ -52,7 +52,7 @@ def _filter(start: str | None, end: str | None, channel: str, risk: str, categor
 
 
 def _kb_report(settings: Settings, report: reports.Report) -> None:
-    """The knowledge base's "was this helpful?" answers (its own database, read only)."""
+    """The knowledge base's replies by kind and its "was this helpful?" answers (its own database, read only)."""
     url = make_url(settings.kb_database_url)
     if url.get_backend_name() == "sqlite" and (not url.database or not Path(url.database).exists()):
         return  # never create an empty knowledge-base file by looking
@@ -105,7 +105,7 @@ async def summary(ctx: Ctx, staff: StaffDep, start: DateParam = None, end: ToPar
                   risk: Choice = "", category: Choice = "", province: Choice = "") -> JSONResponse:
     supervisor(staff)
     flt = _filter(start, end, channel, risk, category, province)
-    report = await _build(ctx, staff, flt, "report_summary")
+    report = await _build(ctx, staff, flt, "report_summary", with_kb=True)
     return JSONResponse(reports.summary_json(report), headers={"Cache-Control": "no-store"})
 
 

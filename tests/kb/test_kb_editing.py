@@ -14,6 +14,7 @@ import pytest
 
 from actions.answer_question import ActionAnswerQuestion
 from actions.knowledge_base import editing, service
+from actions.knowledge_base.answer_counts import VIETNAM, answer_counts, count_answer
 from actions.knowledge_base.cli import main
 from actions.knowledge_base.content import Card, Content, read_content
 from actions.knowledge_base.database import KnowledgeBaseDatabase
@@ -200,3 +201,32 @@ def test_export_writes_a_published_console_version_and_a_load_of_it_leaves_nothi
         assert editing.open_drafts(session) == []
         assert editing.published_version(session, card.id).origin == "console"  # type: ignore[union-attr]
     assert NEW_TEXT in child_reads(KnowledgeBase(served(loaded_database)), card.id)
+
+
+# ---- how many questions were answered, for the reports page -------------------------------------------------
+
+
+def test_every_reply_is_counted_by_its_kind_for_the_reports_page(fixture_kb: KnowledgeBase,
+                                                                loaded_database: KnowledgeBaseDatabase) -> None:
+    action = ActionAnswerQuestion(fixture_kb, unanswered_database=loaded_database)
+    run(action, tracker("em lớp 7, em có quyền gì để không bị xâm hại tình dục?"))
+    run(action, tracker("em lớp 7, em có quyền gì để không bị xâm hại tình dục?"))
+    run(action, tracker("mình là Lan, cách làm bánh flan ngon thế nào", intent="nlu_fallback"))
+
+    today = dt.datetime.now(VIETNAM).date()
+    with loaded_database.session() as session:
+        counts = answer_counts(session, today, today + dt.timedelta(days=1))
+        before = answer_counts(session, today - dt.timedelta(days=7), today)
+    assert counts["answer"] == 2 and counts["clarify"] + counts["topics"] == 1
+    assert sum(before.values()) == 0
+
+
+def test_two_counts_of_one_day_add_up_and_an_unknown_kind_is_refused(loaded_database: KnowledgeBaseDatabase) -> None:
+    day = dt.date(2026, 12, 1)
+    count_answer(loaded_database, "topics", "parent", day)
+    count_answer(loaded_database, "topics", "parent", day)
+    count_answer(loaded_database, "topics", None, day)
+    with pytest.raises(ValueError):
+        count_answer(loaded_database, "guess", "child", day)
+    with loaded_database.session() as session:
+        assert answer_counts(session, day, day + dt.timedelta(days=1))["topics"] == 3

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from actions.knowledge_base.answer_counts import count_answer
+from actions.knowledge_base.database import KnowledgeBaseDatabase
 from bot.cases.hours import VIETNAM
 from bot.cases.models import AuditEntry, Role
 from bot.cases.record import CaseRecord
@@ -151,3 +154,23 @@ def test_a_wrong_date_is_a_clear_error(client: TestClient, settings: Settings) -
     assert response.status_code == 422
     assert date.today()  # the default period needs no parameters
     assert client.get("/console/api/reports/summary").status_code == 200
+
+
+def test_the_reports_count_the_questions_the_knowledge_base_answered(client: TestClient, settings: Settings) -> None:
+    # What the action server counted (actions/knowledge_base/answer_counts.py), in its own database.
+    knowledge_base = KnowledgeBaseDatabase(settings.kb_database_url)
+    knowledge_base.migrate()
+    today = datetime.now(VIETNAM).date()
+    for kind, times in (("answer", 3), ("clarify", 1), ("topics", 2)):
+        for _ in range(times):
+            count_answer(knowledge_base, kind, "parent", today)
+    count_answer(knowledge_base, "answer", "child", today - timedelta(days=40))  # outside the range
+    knowledge_base.dispose()
+    make_staff(settings, "ha", Role.SUPERVISOR)
+    login(client, "ha")
+
+    summary = client.get("/console/api/reports/summary").json()
+    assert summary["knowledge_base_replies"] == {"answer": 3, "clarify": 1, "topics": 2, "ask_audience": 0}
+    page = client.get("/console/reports").text
+    table = page[page.index('id="kb-answers"'):page.index("</table>", page.index('id="kb-answers"'))]
+    assert [int(n) for n in re.findall(r'<td class="n">(\d+)</td>', table)] == [3, 1, 2, 0]
