@@ -29,7 +29,6 @@ from bot.console import routes as console
 from bot.console.auth import LoginThrottle
 from bot.console.pages import ConsoleContext
 from bot.coordination.build import build as build_coordination
-from bot.coordination.job_lock import one_at_a_time
 from bot.db import Database, check_keys, migrate
 from bot.handoff import Handoff
 from bot.outbox import Outbox
@@ -90,11 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         waiting_watch = asyncio.create_task(handoff.watch(settings.queue_check_seconds))
         # Retention (bot/privacy/retention.py): purge now, then every RETENTION_CHECK_SECONDS.
         app.state.retention = retention = Retention.from_settings(database, settings)
-        # Every worker runs the loop; each pass runs alone (bot/coordination/job_lock.py). Two
-        # names: a purge carries out pending forgets too, and must not wait for itself.
-        retention.purge = one_at_a_time(database, "retention", retention.purge)  # type: ignore[method-assign]
-        retention.apply_pending_forgets = one_at_a_time(  # type: ignore[method-assign]
-            database, "forget", retention.apply_pending_forgets)
+        # Every worker runs the loop; each pass runs alone (Retention takes the job locks itself).
         retention_job = asyncio.create_task(app.state.retention.run(settings.retention_check_seconds))
         try:
             async with push.run_channels(app, settings, database, app.state.relay, outbox,

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import wraps
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -30,9 +28,6 @@ from bot.db import Database
 
 # The first half of the two-part advisory lock keys of these jobs.
 JOB_LOCK_CLASS = 0x7EE0
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 def _job_key(name: str) -> int:
@@ -73,14 +68,3 @@ def exclusive(database: Database, name: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def one_at_a_time(database: Database, name: str, job: Callable[P, T]) -> Callable[P, T]:
-    """`job` (blocking, run in a thread), run under the job's lock."""
-
-    @wraps(job)
-    def run(*args: P.args, **kwargs: P.kwargs) -> T:
-        with exclusive(database, name):
-            return job(*args, **kwargs)
-
-    return run

@@ -35,6 +35,7 @@ from bot import inbox
 from bot.cases import feedback
 from bot.cases.models import OPEN_STATUSES, Case, ConsoleSession
 from bot.channels import message_refs
+from bot.coordination.job_lock import exclusive
 from bot.db import Database
 from bot.models import Conversation, MessageRef, as_utc, conversation_key, utc_now
 from bot.outbox import CANCELLED, FAILED, SENT, OutboxItem
@@ -82,6 +83,12 @@ class Retention:
                    settings.retention_conversation_days, settings.retention_case_days)
 
     def purge(self, now: datetime | None = None) -> PurgeReport:
+        """One pass; with several workers, one at a time (bot/coordination/job_lock.py). A pass
+        carries out pending forgets too, under their own lock: it must not wait for itself."""
+        with exclusive(self._database, "retention"):
+            return self._purge(now)
+
+    def _purge(self, now: datetime | None) -> PurgeReport:
         now = now or utc_now()
         report = PurgeReport()
         report.forget_requests = self.apply_pending_forgets(now)
@@ -146,7 +153,8 @@ class Retention:
         return gone, protected
 
     def apply_pending_forgets(self, now: datetime | None = None) -> int:
-        return forget.apply_pending(self._database, self._tracker, now)
+        with exclusive(self._database, "forget"):
+            return forget.apply_pending(self._database, self._tracker, now)
 
     async def run(self, every_seconds: float) -> None:
         """The background task of the gateway: purge now, then every `every_seconds`;
