@@ -25,8 +25,7 @@ Rules (thresholds in ``DEFAULTS``, chosen on the development sets, see docs/tria
   it out when the evidence is below ``lexicon_floor`` and the top intent is neither a
   danger nor a support intent; never a suicide or self-harm signal); or an ambiguous
   danger signal with evidence ≥ ``with_signal``; or several distinct ambiguous signals
-  (``accumulate``) the model does not rule out; or a suicide means with a self-harm or
-  distress (mental_health) intent;
+  (``accumulate``) the model does not rule out; or a suicide means with a self-harm intent;
   or the model alone: evidence ≥ ``model_alone`` with a danger intent on top at ≥
   ``alone_intent_confidence``. A danger intent at low confidence is never high by itself.
 * concern: an unambiguous signal the model rules out, evidence ≥ ``check_in`` (unless
@@ -174,9 +173,8 @@ def assess(
     # The model alone: strong evidence AND a danger intent on top (out-of-domain text, a long
     # review or a news comment, can get a high head probability with a hesitant intent).
     danger_top = top_name in DANGER_INTENTS
-    # A means (a rope, pills, a rooftop) in a message the model reads as self-harm, or as distress,
-    # is a warning sign (access to means with despair: ../shared/reference/triage-notes.md).
-    means_with_intent = top_name in ("self_harm", "mental_health") and top_conf >= cfg["alone_intent_confidence"] and any(
+    # A means (a rope, pills, a rooftop) in a message the model reads as self-harm is a warning sign.
+    means_with_intent = top_name == "self_harm" and top_conf >= cfg["alone_intent_confidence"] and any(
         s.category == "suicide_means" for s in ambiguous)
     model_high = (
         means_with_intent

@@ -57,7 +57,6 @@ FILES = {
     # Everyday messages, the open-set class "nothing for the safety net" (docs/real-text.md).
     "everyday.yml": ["out_of_scope"],
     "everyday_tatoeba.yml": ["out_of_scope"],
-    "everyday_contrast.yml": ["out_of_scope"],
     "information.yml": [
         "ask_rights", "ask_law", "ask_reporting", "ask_support_policy",
         "ask_online_safety", "ask_child_labour", "ask_hotline",
