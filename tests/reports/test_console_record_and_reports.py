@@ -174,3 +174,14 @@ def test_the_reports_count_the_questions_the_knowledge_base_answered(client: Tes
     page = client.get("/console/reports").text
     table = page[page.index('id="kb-answers"'):page.index("</table>", page.index('id="kb-answers"'))]
     assert [int(n) for n in re.findall(r'<td class="n">(\d+)</td>', table)] == [3, 1, 2, 0]
+
+
+def test_the_report_knows_the_knowledge_bases_kinds_of_reply_and_its_day() -> None:
+    # bot/ may not import the action server's package (docs/architecture.md), so the report names the kinds
+    # and the service's day again: they must agree with actions/knowledge_base/answer_counts.py.
+    from actions.knowledge_base import answer_counts
+    from bot.cases import reports
+
+    assert reports.KB_REPLY_KINDS == answer_counts.KINDS
+    now = datetime.now(VIETNAM)
+    assert answer_counts.VIETNAM.utcoffset(None) == now.utcoffset()
